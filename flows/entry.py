@@ -1,0 +1,51 @@
+"""The shared `main()` of every `python -m flows.<stage>`: parse --params, check, run, exit 2 on user errors.
+
+Params and preconditions are checked before the flow starts, so a bad config prints one line
+and exits 2 without starting Prefect, training anything or writing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flows.params import load_params
+from nas_core.config import NasConfig
+from nas_core.errors import NasError
+
+
+def run_stage(
+    flow: Callable[..., Any],
+    description: str,
+    preflight: Callable[[NasConfig], object] | None = None,
+    argv: list[str] | None = None,
+) -> int:
+    """Validate, run `preflight(cfg)`, then `flow(params_path=...)`; a `NasError` becomes exit code 2."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_params(args.params)
+        if preflight is not None:
+            preflight(cfg)
+        flow(params_path=str(args.params))
+    except Exception as error:
+        user_error = user_error_in(error)
+        if user_error is None:
+            raise
+        print(f"error: {user_error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def user_error_in(error: BaseException) -> NasError | None:
+    """Prefect may wrap a flow's exception; find the user error inside, if any."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, NasError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -1,0 +1,147 @@
+"""Stage 3, retrain: train the winner on train+val, score it once on test, save, log and register it.
+
+    python -m flows.retrain [--params params.yaml]
+
+Writes models/winner.keras and metrics/test.json. The MLflow run is a child of the search's
+parent run, holds the logged model, and registers it under `retrain.model_name` with the
+alias `champion`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from mlflow.entities import Metric, RunStatus
+from prefect import flow, get_run_logger, task
+
+from flows.entry import run_stage
+from flows.params import load_params
+from flows.plots import learning_curve
+from flows.search import ARTIFACTS_DIR, METRICS_DIR, PREPARED_DIR, candidate_seed, read_manifest, write_json
+from flows.tracking import PARENT_TAG, MlflowTracker
+from nas_core.config import NasConfig
+from nas_core.data import load_split
+from nas_core.errors import NasError
+from nas_core.results import COMPLETED, CandidateResult
+from nas_core.training import TrainSettings, fit_final_model
+
+MODELS_DIR = Path("models")
+CHAMPION = "champion"
+
+
+def read_winner(path: Path = ARTIFACTS_DIR / "best_architecture.json") -> dict[str, Any]:
+    if not path.is_file():
+        raise NasError(f"{path}: no winner to retrain; run the search stage first (dvc repro, or nas search)")
+    winner: dict[str, Any] = json.loads(path.read_text())
+    return winner
+
+
+def retrain_preflight(cfg: NasConfig) -> None:
+    read_manifest()
+    read_winner()
+    MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+
+
+def use_all_cores() -> None:
+    """Retraining is one model, so it may use every core (only possible before TF's first op)."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(os.cpu_count() or 1)
+    except RuntimeError:
+        pass  # TF already ran an op in this process (e.g. under pytest); its settings stay
+
+
+@task(name="retrain-winner")
+def retrain_winner(cfg: NasConfig, winner: dict[str, Any], data_dir: Path) -> tuple[Any, dict[str, Any]]:
+    use_all_cores()
+    x_train, y_train = load_split(data_dir / "train.npz")
+    x_val, y_val = load_split(data_dir / "val.npz")
+    x_test, y_test = load_split(data_dir / "test.npz")
+    settings = TrainSettings(
+        epochs=cfg.retrain.epochs, batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate
+    )
+    started = time.perf_counter()
+    model, history = fit_final_model(
+        winner["architecture"],
+        np.concatenate([x_train, x_val]),
+        np.concatenate([y_train, y_val]),
+        int(winner["num_classes"]),
+        settings,
+        seed=candidate_seed(cfg.search.seed, winner["key"]),
+    )
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    metrics = {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "params": int(model.count_params()),
+        "epochs": settings.epochs,
+        "train_seconds": round(time.perf_counter() - started, 2),
+        "search_val_accuracy": winner["val_accuracy"],
+    }
+    return (model, history), metrics
+
+
+def log_to_mlflow(
+    cfg: NasConfig, winner: dict[str, Any], model: Any, history: dict[str, list[float]], metrics: dict[str, Any]
+) -> tuple[str, str]:
+    """A retrain run under the search's parent run, with the model logged, registered and aliased."""
+    tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+    client = tracker.client
+    tags = {PARENT_TAG: winner["search_run_id"], "nas.kind": "retrain", "nas.candidate_hash": winner["key"]}
+    run_id = client.create_run(tracker.experiment_id, tags=tags, run_name="retrain-winner").info.run_id
+    tracker._log_params(run_id, winner["architecture"] | {"retrain.epochs": cfg.retrain.epochs})
+    stamp = int(time.time() * 1000)
+    series = [Metric(k, v, stamp, step) for k, vals in history.items() for step, v in enumerate(vals, start=1)]
+    finals = [Metric(k, float(v), stamp, 0) for k, v in metrics.items() if isinstance(v, int | float)]
+    client.log_batch(run_id, metrics=series + finals)
+    curve = CandidateResult(key=winner["key"], architecture=winner["architecture"], status=COMPLETED, history=history)
+    client.log_figure(run_id, learning_curve(curve), "learning_curve.png")
+    client.log_dict(run_id, winner, "architecture.json")
+    # log_model has no client-level twin; the fluent call is pinned to this run id explicitly.
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.keras.log_model(
+            model,
+            name="model",
+            registered_model_name=cfg.retrain.model_name,
+            pip_requirements=["tensorflow-cpu~=2.21.0", "keras~=3.15"],
+        )
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(cfg.retrain.model_name, CHAMPION, version)
+    client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FINISHED))
+    return run_id, version
+
+
+@flow(name="nas-retrain")
+def retrain_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_DIR)) -> dict[str, Any]:
+    cfg = load_params(params_path)
+    retrain_preflight(cfg)
+    winner = read_winner()
+    (model, history), metrics = retrain_winner(cfg, winner, Path(data_dir))
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    model_path = MODELS_DIR / "winner.keras"
+    model.save(model_path)
+    run_id, version = log_to_mlflow(cfg, winner, model, history, metrics)
+    metrics |= {"mlflow_run_id": run_id, "registered_model": cfg.retrain.model_name, "model_version": version}
+    write_json(METRICS_DIR / "test.json", metrics)
+    get_run_logger().info(
+        "winner retrained: test accuracy %.4f, saved to %s, registered as %s v%s (alias %s)",
+        metrics["test_accuracy"],
+        model_path,
+        cfg.retrain.model_name,
+        version,
+        CHAMPION,
+    )
+    return metrics
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(retrain_flow, __doc__ or "", preflight=retrain_preflight))

@@ -1,0 +1,253 @@
+"""Stage 2, search: propose candidates with the strategy, train them as parallel Prefect tasks, track every one.
+
+    python -m flows.search [--params params.yaml]
+
+Reads data/prepared/, writes artifacts/search_space.json, artifacts/best_architecture.json,
+artifacts/search_results.json and metrics/search.json. Each candidate is a child MLflow run
+of the search's parent run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from flows.entry import run_stage
+from flows.params import load_params
+from flows.progress import SearchProgress
+from flows.tracking import MlflowTracker
+from nas_core.architecture import (
+    InfeasibleArchitecture,
+    architecture_key,
+    check_space_for_input,
+    cnn_search_space,
+    prepare_architecture,
+)
+from nas_core.config import NasConfig, SearchConfig
+from nas_core.errors import NasError, SearchAborted
+from nas_core.isolation import IsolatedTrainer, TrainRequest, train_request
+from nas_core.results import CandidateResult, best_result, failed
+from nas_core.search_loop import Candidate, describe_budget, run_search
+from nas_core.space import Sample, SearchSpace, sample_key
+from nas_core.strategies import make_strategy
+from nas_core.training import TrainSettings
+
+PREPARED_DIR = Path("data/prepared")
+ARTIFACTS_DIR = Path("artifacts")
+METRICS_DIR = Path("metrics")
+
+
+def read_manifest(data_dir: Path = PREPARED_DIR) -> dict[str, Any]:
+    path = data_dir / "manifest.json"
+    if not path.is_file():
+        raise NasError(f"{path}: prepared data not found; run the prepare stage first (dvc repro, or nas prepare)")
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
+
+
+def search_preflight(cfg: NasConfig, data_dir: Path = PREPARED_DIR) -> MlflowTracker:
+    """Everything that can fail before training: data present, space feasible, tracking reachable."""
+    manifest = read_manifest(data_dir)
+    check_space_for_input(cnn_search_space(cfg.space), manifest["input_shape"])
+    return MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+
+
+def candidate_seed(search_seed: int, key: str) -> int:
+    """The same architecture gets the same initial weights in every run with the same seed."""
+    return (int(key[:8], 16) + 7919 * search_seed) % (2**31 - 1)
+
+
+def make_task_runner(cfg: SearchConfig) -> TaskRunner[Any]:
+    """Threads by default (each thread hands its candidate to a worker process); Dask to scale out."""
+    if cfg.executor == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if cfg.dask_address:
+            return DaskTaskRunner(address=cfg.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": cfg.parallelism, "threads_per_worker": 1})
+    return ThreadPoolTaskRunner(max_workers=cfg.parallelism)
+
+
+@task(name="train-candidate", cache_policy=NONE)
+def train_candidate_task(request: TrainRequest, trainer: IsolatedTrainer | None) -> CandidateResult:
+    """On threads: train in a recycled worker process. On a Dask worker: train right there."""
+    if trainer is None:
+        return train_request(request)
+    return trainer.train(request)
+
+
+class PrefectEvaluator:
+    """The core loop's `Evaluator`, as Prefect task submissions on the flow's task runner."""
+
+    def __init__(self, trainer: IsolatedTrainer | None, data_dir: Path, settings: TrainSettings, seed: int) -> None:
+        self.trainer = trainer
+        self.data_dir = str(data_dir.resolve())
+        self.settings = settings
+        self.seed = seed
+        self.pending: dict[PrefectFuture[CandidateResult], Candidate] = {}
+
+    def submit(self, candidate: Candidate) -> None:
+        request = TrainRequest(
+            key=candidate.key,
+            index=candidate.index,
+            architecture=candidate.architecture,
+            data_dir=self.data_dir,
+            settings=self.settings,
+            seed=candidate_seed(self.seed, candidate.key),
+        )
+        named = train_candidate_task.with_options(task_run_name=f"candidate-{candidate.index:03d}-{candidate.key}")
+        self.pending[named.submit(request, self.trainer)] = candidate
+
+    def wait(self) -> tuple[Candidate, CandidateResult]:
+        future = next(as_completed(list(self.pending)))
+        candidate = self.pending.pop(future)
+        try:
+            return candidate, future.result()
+        except Exception as error:  # the task itself broke (not the training): still one failed candidate
+            return candidate, failed(candidate.key, candidate.architecture, f"task failed: {error}", candidate.index)
+
+
+def make_candidate(space: SearchSpace, input_shape: tuple[int, ...], index: int, sample: Sample) -> Candidate:
+    """What will really be trained for `sample`; an impossible one is marked so it is recorded, not trained."""
+    try:
+        arch = prepare_architecture(space, sample, input_shape)
+        return Candidate(index, dict(sample), arch, sample_key(arch))
+    except InfeasibleArchitecture as error:
+        arch = space.canonical(sample)
+        return Candidate(index, dict(sample), arch, sample_key(arch), f"infeasible architecture: {error}")
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def summarize(results: list[CandidateResult], wall_seconds: float, space_size: int) -> dict[str, Any]:
+    best = best_result(results)
+    summary: dict[str, Any] = describe_budget(results)
+    summary |= {
+        "best_val_accuracy": best.val_accuracy if best else None,
+        "best_params": best.params if best else None,
+        "best_candidate": best.index if best else None,
+        "total_train_seconds": round(sum(r.train_seconds for r in results), 2),
+        "wall_seconds": round(wall_seconds, 2),
+        "space_size": space_size,
+    }
+    return summary
+
+
+@flow(name="nas-search")
+def search_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_DIR)) -> dict[str, Any]:
+    """Run the whole search and write its artifacts; raises `SearchAborted` when every candidate failed."""
+    started = time.perf_counter()
+    logger = get_run_logger()
+    cfg = load_params(params_path)
+    tracker = search_preflight(cfg, Path(data_dir))
+    manifest = read_manifest(Path(data_dir))
+    input_shape = tuple(int(d) for d in manifest["input_shape"])
+    space = cnn_search_space(cfg.space)
+    space_size = space.size()
+    write_json(ARTIFACTS_DIR / "search_space.json", {"space": space.to_dict(), "size": space_size})
+    logger.info("search space: %s distinct architectures; strategy %s", f"{space_size:,}", cfg.search.strategy)
+
+    parent_id = tracker.start_search(cfg.model_dump(mode="json"), manifest["content_hash"], cfg.search.strategy)
+    strategy = make_strategy(
+        cfg.search.strategy,
+        space,
+        seed=cfg.search.seed,
+        key=partial(architecture_key, space, input_shape=input_shape),
+        **cfg.search.strategy_options,
+    )
+    progress = SearchProgress(cfg.search.max_candidates, logger)
+    run_ids: dict[int, str] = {}
+
+    def on_submit(candidate: Candidate) -> None:
+        run_ids[candidate.index] = tracker.start_candidate(candidate)
+        progress.started(candidate)
+
+    def on_result(candidate: Candidate, result: CandidateResult) -> None:
+        tracker.finish_candidate(run_ids.pop(candidate.index), result)
+        progress.finished(candidate, result)
+
+    settings = TrainSettings(**cfg.train.model_dump())
+    trainer = (
+        IsolatedTrainer(cfg.search.parallelism, cfg.search.recycle_after) if cfg.search.executor == "threads" else None
+    )
+    try:
+        results = run_search(
+            strategy,
+            PrefectEvaluator(trainer, Path(data_dir), settings, cfg.search.seed),
+            partial(make_candidate, space, input_shape),
+            budget=cfg.search.max_candidates,
+            parallelism=cfg.search.parallelism,
+            on_submit=on_submit,
+            on_result=on_result,
+            ordered=getattr(strategy, "uses_feedback", True),
+        )
+    except BaseException:
+        tracker.finish_search({"interrupted": 1}, failed=True)
+        raise
+    finally:
+        if trainer is not None:
+            trainer.close()
+
+    summary = summarize(results, time.perf_counter() - started, space_size)
+    write_json(METRICS_DIR / "search.json", summary)
+    write_json(ARTIFACTS_DIR / "search_results.json", [r.to_dict() | {"summary": None} for r in results])
+    best = best_result(results)
+    if best is None:
+        (ARTIFACTS_DIR / "best_architecture.json").unlink(missing_ok=True)
+        tracker.finish_search(summary, failed=True)
+        reasons = sorted({r.error or "unknown" for r in results})
+        raise SearchAborted(
+            f"all {len(results)} candidates failed, so there is no winner; reasons: {'; '.join(reasons[:3])}"
+        )
+    write_json(ARTIFACTS_DIR / "best_architecture.json", winner_record(best, manifest, parent_id))
+    tracker.finish_search(summary)
+    logger.info(
+        "best: candidate %d, val accuracy %.4f, %s params (%d of %d candidates failed)",
+        best.index,
+        best.val_accuracy or 0.0,
+        f"{best.params:,}",
+        summary["failed"],
+        summary["candidates"],
+    )
+    return summary
+
+
+def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id: str) -> dict[str, Any]:
+    return {
+        "architecture": best.architecture,
+        "key": best.key,
+        "candidate_index": best.index,
+        "val_accuracy": best.val_accuracy,
+        "params": best.params,
+        "epochs_run": best.epochs_run,
+        "search_run_id": parent_id,
+        "input_shape": list(manifest["input_shape"]),
+        "num_classes": manifest["num_classes"],
+    }
+
+
+def run_search_stage(params_path: str = "params.yaml") -> dict[str, Any]:
+    """The search flow on the task runner that params.yaml asks for."""
+    cfg = load_params(params_path)
+    runner_flow = search_flow.with_options(task_runner=make_task_runner(cfg.search))
+    summary: dict[str, Any] = runner_flow(params_path=params_path)
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(run_search_stage, __doc__ or "", preflight=search_preflight))

@@ -1,0 +1,31 @@
+"""Print where the winner is, how good it is, and how to look at every candidate (end of `make run`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    test_path, search_path = Path("metrics/test.json"), Path("metrics/search.json")
+    if not test_path.is_file():
+        print("No results yet: run `make run` (or `dvc repro`) first.", file=sys.stderr)
+        return 1
+    test = json.loads(test_path.read_text())
+    search = json.loads(search_path.read_text()) if search_path.is_file() else {}
+    print()
+    print(f"Winner model:   models/winner.keras ({test['params']:,} parameters)")
+    print(f"Test accuracy:  {test['test_accuracy']:.4f}  (val accuracy in the search: {test['search_val_accuracy']:.4f})")
+    if search:
+        print(
+            f"Search:         {search['candidates']} candidates, {search['failed']} failed, "
+            f"{search['wall_seconds']:.0f}s wall time"
+        )
+    print(f"Registered as:  {test['registered_model']} version {test['model_version']} (alias champion)")
+    print("Every candidate: make ui, then open http://127.0.0.1:5000")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Tracking behind a small interface, backed by `MlflowClient` with explicit run ids.
+
+Every call names its run, so parallel candidates can never log into each other's runs, and
+nothing depends on MLflow's global "active run".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
+
+from flows.plots import learning_curve
+from nas_core.errors import NasError
+from nas_core.results import CandidateResult
+from nas_core.search_loop import Candidate
+
+PARENT_TAG = "mlflow.parentRunId"
+SECRET_WORDS = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential", re.IGNORECASE)
+
+
+class Tracker(Protocol):
+    """What the search needs from a tracking backend."""
+
+    def start_search(self, config: Mapping[str, Any], dataset_hash: str, strategy: str) -> str: ...
+
+    def start_candidate(self, candidate: Candidate) -> str: ...
+
+    def finish_candidate(self, run_id: str, result: CandidateResult) -> None: ...
+
+    def finish_search(self, summary: Mapping[str, Any], failed: bool = False) -> None: ...
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}, for MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def redact(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Hide values of credential-like keys, and passwords inside URIs, before anything is logged."""
+    clean: dict[str, Any] = {}
+    for key, value in flat.items():
+        if SECRET_WORDS.search(key.rsplit(".", 1)[-1]):
+            clean[key] = "***"
+        elif isinstance(value, str):
+            clean[key] = re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", value)
+        else:
+            clean[key] = value
+    return clean
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class MlflowTracker:
+    """One parent run per search, one child run per candidate, in one experiment."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        self.experiment_id = self._ensure_experiment(experiment)
+        self.parent_run_id: str | None = None
+
+    def _ensure_experiment(self, name: str) -> str:
+        """Also the fail-fast check: an unreachable tracking server stops us before any training."""
+        try:
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                return str(found.experiment_id)
+            return str(self.client.create_experiment(name))
+        except MlflowException as error:
+            if "already exists" in str(error):  # another search created it a moment ago
+                found = self.client.get_experiment_by_name(name)
+                if found is not None:
+                    return str(found.experiment_id)
+            raise NasError(f"tracking.uri: cannot use the MLflow store at {self.uri}: {error}") from None
+        except Exception as error:
+            raise NasError(
+                f"tracking.uri: cannot reach MLflow at {self.uri}: {type(error).__name__}: {error}"
+            ) from None
+
+    def start_search(self, config: Mapping[str, Any], dataset_hash: str, strategy: str) -> str:
+        tags = {"nas.kind": "search", "nas.strategy": strategy, "nas.dataset_hash": dataset_hash}
+        tags["mlflow.source.git.commit"] = git_commit()
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=f"search-{strategy}")
+        self.parent_run_id = run.info.run_id
+        params = redact(flatten(config)) | {"dataset_hash": dataset_hash}
+        self._log_params(self.parent_run_id, params)
+        return self.parent_run_id
+
+    def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        items = [Param(k, json.dumps(v) if isinstance(v, list | dict) else str(v)) for k, v in params.items()]
+        for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def start_candidate(self, candidate: Candidate) -> str:
+        tags = {
+            PARENT_TAG: self.parent_run_id or "",
+            "nas.kind": "candidate",
+            "nas.candidate_hash": candidate.key,
+            "nas.candidate_index": str(candidate.index),
+            "nas.status": "RUNNING",
+        }
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=f"candidate-{candidate.index:03d}")
+        self._log_params(run.info.run_id, candidate.architecture)
+        return str(run.info.run_id)
+
+    def finish_candidate(self, run_id: str, result: CandidateResult) -> None:
+        stamp = _now_ms()
+        metrics = [
+            Metric(name, value, stamp, step)
+            for name, values in result.history.items()
+            for step, value in enumerate(values, start=1)
+            if value == value  # NaN cannot be stored meaningfully; the status says why
+        ]
+        finals = {"val_accuracy": result.val_accuracy, "val_loss": result.val_loss, "params": result.params}
+        finals |= {"train_seconds": result.train_seconds, "epochs_run": result.epochs_run}
+        metrics += [Metric(k, float(v), stamp, 0) for k, v in finals.items() if v is not None]
+        tags = [RunTag("nas.status", result.status)]
+        if result.error:
+            tags.append(RunTag("nas.error", result.error[:5000]))
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[start : start + 1000], tags=tags if start == 0 else [])
+        if not metrics:
+            self.client.log_batch(run_id, tags=tags)
+        self.client.log_dict(run_id, result.architecture, "architecture.json")
+        if result.summary:
+            self.client.log_text(run_id, result.summary, "model_summary.txt")
+        if result.history:
+            self.client.log_figure(run_id, learning_curve(result), "learning_curve.png")
+        status = RunStatus.to_string(RunStatus.FINISHED if result.ok else RunStatus.FAILED)
+        self.client.set_terminated(run_id, status=status)
+
+    def finish_search(self, summary: Mapping[str, Any], failed: bool = False) -> None:
+        if self.parent_run_id is None:
+            return
+        numbers = [Metric(k, float(v), _now_ms(), 0) for k, v in summary.items() if isinstance(v, int | float)]
+        if numbers:
+            self.client.log_batch(self.parent_run_id, metrics=numbers)
+        self.client.log_dict(self.parent_run_id, dict(summary), "search_summary.json")
+        status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
+        self.client.set_terminated(self.parent_run_id, status=status)

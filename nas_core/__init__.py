@@ -1,0 +1,10 @@
+"""The pure NAS core: search space, strategies, model builder, training and the search loop.
+
+It imports numpy and keras/tensorflow only; orchestration, tracking and file formats live in `flows/`.
+"""
+
+from nas_core.errors import NasError
+from nas_core.space import SearchSpace
+from nas_core.strategies import available_strategies, make_strategy
+
+__all__ = ["NasError", "SearchSpace", "available_strategies", "make_strategy"]

@@ -1,0 +1,209 @@
+"""Typed, validated configuration: one pydantic model per section of params.yaml.
+
+`flows/params.py` reads the YAML; this module only validates plain data, so the core stays
+free of file formats. Every problem becomes one `NasError` line that names the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nas_core.errors import NasError
+
+DatasetSource = Literal["digits", "npz", "image_folder", "mnist", "keras:mnist", "keras:fashion_mnist", "keras:cifar10"]
+Activation = Literal["relu", "elu", "gelu", "swish", "tanh"]
+ACTIVATIONS: tuple[Activation, ...] = ("relu", "elu", "gelu", "swish", "tanh")
+POOLINGS = ("max", "avg", "none")
+PADDINGS = ("same", "valid")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _choices(values: list[Any], name: str) -> list[Any]:
+    if not values:
+        raise ValueError(f"{name} needs at least one choice")
+    if len(set(map(repr, values))) != len(values):
+        raise ValueError(f"{name} has duplicate choices: {values}")
+    return values
+
+
+class DataConfig(_Section):
+    """Where the dataset comes from and how it is split."""
+
+    source: DatasetSource = "digits"
+    path: str | None = Field(default=None, description="file or folder for npz / image_folder")
+    val_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
+    test_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
+    limit: int | None = Field(default=None, gt=0, description="keep at most this many examples")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _path_when_needed(self) -> DataConfig:
+        if self.source in ("npz", "image_folder") and not self.path:
+            raise ValueError(f"path: source '{self.source}' needs data.path")
+        return self
+
+
+class SpaceConfig(_Section):
+    """The CNN search space: every list is the set of choices for that dimension."""
+
+    conv_blocks: list[int] = Field(default=[1, 2, 3])
+    filters: list[int] = Field(default=[16, 32, 64])
+    kernel_size: list[int] = Field(default=[3, 5])
+    pooling: list[Literal["max", "avg", "none"]] = Field(default=["max", "avg", "none"])
+    padding: list[Literal["same", "valid"]] = Field(default=["same"])
+    skip: list[bool] = Field(default=[False, True])
+    dense_layers: list[int] = Field(default=[0, 1, 2])
+    units: list[int] = Field(default=[32, 64, 128])
+    activation: list[Activation] = Field(default=list(ACTIVATIONS))
+    dropout: list[float] = Field(default=[0.0, 0.25])
+    batch_norm: list[bool] = Field(default=[False, True])
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _non_empty_unique(cls, values: list[Any], info: Any) -> list[Any]:
+        return _choices(values, info.field_name)
+
+    @field_validator("conv_blocks", "dense_layers")
+    @classmethod
+    def _counts(cls, values: list[int]) -> list[int]:
+        if any(v < 0 or v > 8 for v in values):
+            raise ValueError("must be between 0 and 8")
+        return values
+
+    @field_validator("filters", "units", "kernel_size")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        if any(v < 1 for v in values):
+            raise ValueError("must be positive")
+        return values
+
+    @field_validator("dropout")
+    @classmethod
+    def _dropout(cls, values: list[float]) -> list[float]:
+        if any(not 0.0 <= v < 1.0 for v in values):
+            raise ValueError("dropout must be in [0, 1)")
+        return values
+
+
+class SearchConfig(_Section):
+    """Which strategy, how many candidates, and how they run."""
+
+    strategy: str = "random"
+    max_candidates: int = Field(default=12, gt=0)
+    parallelism: int = Field(default=2, gt=0)
+    executor: Literal["threads", "dask"] = "threads"
+    dask_address: str | None = None
+    seed: int = 0
+    recycle_after: int = Field(default=10, gt=0, description="restart a worker process after this many candidates")
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("parallelism")
+    @classmethod
+    def _cores(cls, value: int) -> int:
+        cores = os.cpu_count() or 1
+        if value > cores:
+            raise ValueError(f"parallelism {value} is above the {cores} cores of this machine")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        from nas_core.strategies import available_strategies
+
+        known = available_strategies()
+        if value not in known:
+            raise ValueError(f"unknown strategy '{value}'{_suggest(value, known)}; choose from {', '.join(known)}")
+        return value
+
+
+class TrainConfig(_Section):
+    """How each candidate is trained during the search."""
+
+    epochs: int = Field(default=20, gt=0)
+    patience: int = Field(default=3, gt=0)
+    batch_size: int = Field(default=32, gt=0)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+
+
+class RetrainConfig(_Section):
+    """How the winner is retrained on train+val before its one look at the test split."""
+
+    epochs: int = Field(default=30, gt=0)
+    patience: int = Field(default=5, gt=0)
+    model_name: str = Field(default="nas-winner", min_length=1)
+
+
+class TrackingConfig(_Section):
+    """Where MLflow records runs; SQLite at the repo root unless a server URI is given."""
+
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = Field(default="nas", min_length=1)
+
+
+class ScheduleConfig(_Section):
+    """When the nightly search runs."""
+
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+
+
+class NasConfig(_Section):
+    """The whole params.yaml."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+
+def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _section_fields(path: tuple[Any, ...]) -> list[str]:
+    """The valid keys at the level where an unknown key was found, for a suggestion."""
+    model: type[BaseModel] = NasConfig
+    for part in path[:-1]:
+        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def format_validation_error(error: ValidationError, source: str = "params.yaml") -> str:
+    """One line naming the first bad key, with a suggestion when the key looks misspelt."""
+    first = error.errors()[0]
+    path = tuple(first["loc"])
+    key = ".".join(str(p) for p in path) or "(top level)"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = f"unknown key{_suggest(str(path[-1]), _section_fields(path))}"
+    elif first["type"] == "literal_error":
+        message = f"{message}, got {first.get('input')!r}"
+    more = len(error.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{source}: {key}: {message}{tail}"
+
+
+def validate_config(raw: Any, source: str = "params.yaml") -> NasConfig:
+    """Validate plain data (as read from YAML) into a `NasConfig`, or raise one clear `NasError`."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise NasError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return NasConfig.model_validate(raw)
+    except ValidationError as error:
+        raise NasError(format_validation_error(error, source)) from None

@@ -1,0 +1,13 @@
+"""The one exception type for problems a user can fix (bad config, missing data).
+
+The CLI and the flow entry points print its message and exit with code 2, without a
+traceback: the message itself must name the key or path at fault.
+"""
+
+
+class NasError(Exception):
+    """A problem the user can fix; its message names the key or file at fault."""
+
+
+class SearchAborted(NasError):
+    """The search cannot go on (for example every candidate failed); what is recorded stays."""

@@ -1,0 +1,47 @@
+"""Every search strategy, one module each, selectable by name through `make_strategy`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nas_core.errors import NasError
+from nas_core.space import Sample, SearchSpace
+from nas_core.strategies import (
+    evolution,  # noqa: F401  (registers "evolution")
+    graph,  # noqa: F401  (registers "graph")
+    grid,  # noqa: F401  (registers "grid")
+    progressive,  # noqa: F401  (registers "progressive")
+    random_search,  # noqa: F401  (registers "random")
+    reinforce,  # noqa: F401  (registers "reinforce")
+)
+from nas_core.strategies.base import Strategy
+from nas_core.strategies.middleware import Deduplicated, FailureAware, Wrapper
+from nas_core.strategies.registry import registered
+
+__all__ = ["Deduplicated", "FailureAware", "Strategy", "Wrapper", "available_strategies", "make_strategy"]
+
+
+def available_strategies() -> list[str]:
+    return sorted(registered())
+
+
+def make_strategy(
+    name: str,
+    space: SearchSpace,
+    seed: int = 0,
+    key: Callable[[Sample], str] | None = None,
+    **options: Any,
+) -> Wrapper:
+    """Build the named strategy, wrapped so that it never repeats itself and survives failures.
+
+    `key` decides when two samples are the same architecture (default: the canonical sample).
+    """
+    strategies = registered()
+    if name not in strategies:
+        raise NasError(f"search.strategy: unknown strategy '{name}'; choose from {', '.join(sorted(strategies))}")
+    try:
+        inner = strategies[name](space, seed=seed, **options)
+    except TypeError as error:
+        raise NasError(f"search.strategy_options: {error}") from None
+    return Deduplicated(FailureAware(inner), key=key)

@@ -1,0 +1,52 @@
+"""The strategy contract: ask for samples, tell their scores, save and restore state.
+
+A strategy owns a seeded `numpy.random.Generator` and nothing else from the outside world:
+no Keras, no files, no tracking. That keeps every strategy testable on toy objectives.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from nas_core.space import Sample, SearchSpace
+
+
+class Strategy(ABC):
+    """Proposes samples from a space and learns from their scores (higher is better).
+
+    `tell(sample, None)` reports a failed candidate; the `FailureAware` wrapper turns that into
+    a poor score, so concrete strategies only ever see floats.
+    """
+
+    name: ClassVar[str] = ""
+    uses_feedback: ClassVar[bool] = True  # False: proposals ignore scores, so the loop need not wait for them
+
+    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+        self.space = space
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+
+    @abstractmethod
+    def ask(self, n: int = 1) -> list[Sample]:
+        """Up to `n` new samples to evaluate (fewer, or none, once the strategy has nothing left)."""
+
+    @abstractmethod
+    def tell(self, sample: Sample, score: float) -> None:
+        """The score of a sample that `ask` returned."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: the RNG state plus what `_extra_state` adds."""
+        return {"rng": self.rng.bit_generator.state, **self._extra_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self._load_extra_state(state)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        return None

@@ -1,0 +1,131 @@
+"""Behaviour shared by every strategy, as wrappers around one (NNI's middleware idea).
+
+`Deduplicated` never proposes the same architecture twice; `FailureAware` turns a failed
+candidate (score `None`) into a poor but finite score, so no strategy has to special-case it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nas_core.space import Sample, SearchSpace, sample_key
+from nas_core.strategies.base import Strategy
+
+
+class Wrapper:
+    """Forwards the strategy contract to `inner`; subclasses override what they change."""
+
+    def __init__(self, inner: Strategy | Wrapper) -> None:
+        self.inner = inner
+
+    @property
+    def space(self) -> SearchSpace:
+        return self.inner.space
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def uses_feedback(self) -> bool:
+        return self.inner.uses_feedback
+
+    def ask(self, n: int = 1) -> list[Sample]:
+        return self.inner.ask(n)
+
+    def tell(self, sample: Sample, score: float | None) -> None:
+        self.inner.tell(sample, score)  # type: ignore[arg-type]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"inner": self.inner.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state["inner"])
+
+
+class FailureAware(Wrapper):
+    """A failed candidate is told to the strategy as the worst score seen so far (0.0 at first)."""
+
+    def __init__(self, inner: Strategy | Wrapper, default: float = 0.0) -> None:
+        super().__init__(inner)
+        self.worst: float | None = None
+        self.default = default
+
+    def tell(self, sample: Sample, score: float | None) -> None:
+        if score is None:
+            score = self.default if self.worst is None else self.worst
+        else:
+            self.worst = score if self.worst is None else min(self.worst, score)
+        self.inner.tell(sample, score)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"inner": self.inner.state_dict(), "worst": self.worst}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state["inner"])
+        self.worst = state["worst"]
+
+
+class Deduplicated(Wrapper):
+    """Never returns a sample whose key was proposed before.
+
+    A repeat of an already scored sample is told its known score at once, so strategies that
+    learn from every proposal (evolution, RL) still learn; a repeat of a pending sample gets
+    the score when the original's arrives.
+    """
+
+    def __init__(
+        self,
+        inner: Strategy | Wrapper,
+        key: Callable[[Sample], str] | None = None,
+        max_tries: int = 200,
+    ) -> None:
+        super().__init__(inner)
+        self.key = key or (lambda s: sample_key(self.space.canonical(s)))
+        self.max_tries = max_tries
+        self.scores: dict[str, float | None] = {}
+        self.proposed: set[str] = set()
+        self.waiting: dict[str, list[Sample]] = {}
+
+    def ask(self, n: int = 1) -> list[Sample]:
+        fresh: list[Sample] = []
+        tries = 0
+        while len(fresh) < n and tries < self.max_tries:
+            batch = self.inner.ask(n - len(fresh))
+            if not batch:
+                break
+            for sample in batch:
+                key = self.key(sample)
+                if key not in self.proposed:
+                    self.proposed.add(key)
+                    fresh.append(sample)
+                elif key in self.scores:
+                    tries += 1
+                    self.inner.tell(sample, self.scores[key])  # type: ignore[arg-type]
+                else:
+                    tries += 1
+                    self.waiting.setdefault(key, []).append(sample)
+        return fresh
+
+    def tell(self, sample: Sample, score: float | None) -> None:
+        key = self.key(sample)
+        self.proposed.add(key)
+        self.scores[key] = score
+        self.inner.tell(sample, score)  # type: ignore[arg-type]
+        for duplicate in self.waiting.pop(key, []):
+            self.inner.tell(duplicate, score)  # type: ignore[arg-type]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "inner": self.inner.state_dict(),
+            "scores": dict(self.scores),
+            "proposed": sorted(self.proposed),
+            "waiting": {k: list(v) for k, v in self.waiting.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state["inner"])
+        self.scores = dict(state["scores"])
+        self.proposed = set(state["proposed"])
+        self.waiting = {k: list(v) for k, v in state["waiting"].items()}

@@ -1,0 +1,120 @@
+"""Progressive narrowing of the space: sample wide, then keep only the choices that rank well.
+
+This is design-space refinement in the spirit of Radosavovic et al. 2020, "Designing Network
+Design Spaces" (CVPR), which narrows a space by comparing the results of models sampled from
+it, and of search-space shrinking (Hu et al. 2020, "Angle-based Search Space Shrinking", ECCV).
+PNAS (Liu et al. 2018) shares the idea of spending the budget only where earlier rounds pointed.
+A choice is judged by the mean score of all models that used it (a marginal, like RegNet's
+error distributions), so one lucky model cannot keep a poor choice alive.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from nas_core.errors import NasError
+from nas_core.space import Dimension, Sample, SearchSpace, sample_key
+from nas_core.strategies.base import Strategy
+from nas_core.strategies.registry import register
+
+
+@register("progressive")
+class ProgressiveNarrowing(Strategy):
+    """Rounds of uniform samples from the current subspace; after each, every dimension keeps
+    its best-ranked `keep_fraction` of choices.
+
+    Options (params.yaml `search.strategy_options`):
+      round_size: told results per round before the space is narrowed.
+      keep_fraction: share of a dimension's choices that survive a round (at least one does).
+      min_observations: a choice seen fewer times than this is kept: there is no evidence yet.
+
+    When the current subspace has been fully evaluated, the last narrowing is undone, so the
+    search widens again instead of stalling on duplicates.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        round_size: int = 15,
+        keep_fraction: float = 0.5,
+        min_observations: int = 2,
+    ) -> None:
+        super().__init__(space, seed)
+        if round_size < 1 or min_observations < 1:
+            raise NasError("search.strategy_options: round_size and min_observations must be at least 1")
+        if not 0.0 < keep_fraction <= 1.0:
+            raise NasError("search.strategy_options: keep_fraction must be in (0, 1]")
+        self.round_size = round_size
+        self.keep_fraction = keep_fraction
+        self.min_observations = min_observations
+        full = {d.name: list(d.choices) for d in space.dimensions}
+        self.levels: list[dict[str, list[Any]]] = [full]  # allowed choices, widest first
+        self.history: list[tuple[Sample, float]] = []
+        self.told_this_round = 0
+
+    @property
+    def allowed(self) -> dict[str, list[Any]]:
+        """The choices still in play for each dimension."""
+        return self.levels[-1]
+
+    def subspace(self) -> SearchSpace:
+        dims = tuple(Dimension(name, tuple(choices)) for name, choices in self.allowed.items())
+        return SearchSpace(dims, self.space.conditions)
+
+    def ask(self, n: int = 1) -> list[Sample]:
+        while len(self.levels) > 1 and self._exhausted():
+            self.levels.pop()
+        sub = self.subspace()
+        return [sub.sample(self.rng) for _ in range(n)]
+
+    def tell(self, sample: Sample, score: float) -> None:
+        self.history.append((self.space.complete(sample), float(score)))
+        self.told_this_round += 1
+        if self.told_this_round >= self.round_size:
+            self.told_this_round = 0
+            narrowed = self._narrowed()
+            if narrowed != self.allowed:
+                self.levels.append(narrowed)
+
+    def _narrowed(self) -> dict[str, list[Any]]:
+        new: dict[str, list[Any]] = {}
+        for name, choices in self.allowed.items():
+            means: list[tuple[float, int]] = []
+            keep_anyway: list[int] = []
+            for i, choice in enumerate(choices):
+                scores = [s for x, s in self.history if self._uses(name, choice, x)]
+                if len(scores) < self.min_observations:
+                    keep_anyway.append(i)
+                else:
+                    means.append((float(np.mean(scores)), i))
+            n_keep = max(1, math.ceil(self.keep_fraction * len(choices)))
+            ranked = [i for _, i in sorted(means, key=lambda m: (-m[0], m[1]))]
+            kept = set(keep_anyway) | set(ranked[: max(0, n_keep - len(keep_anyway))])
+            new[name] = [c for i, c in enumerate(choices) if i in kept]
+        return new
+
+    def _uses(self, name: str, choice: Any, sample: Sample) -> bool:
+        dim = self.space.dimension(name)
+        return self.space.is_active(name, sample) and dim.index(sample[name]) == dim.index(choice)
+
+    def _exhausted(self) -> bool:
+        """True when every architecture of the current subspace has a score already."""
+        sub = self.subspace()
+        seen = {sample_key(sub.canonical(x)) for x, _ in self.history if sub.contains(self.space.canonical(x))}
+        return len(seen) >= sub.size()
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "levels": [dict(level) for level in self.levels],
+            "history": [[sample, score] for sample, score in self.history],
+            "told_this_round": self.told_this_round,
+        }
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        self.levels = [{name: list(choices) for name, choices in level.items()} for level in state["levels"]]
+        self.history = [(dict(sample), float(score)) for sample, score in state["history"]]
+        self.told_this_round = int(state["told_this_round"])

@@ -1,0 +1,197 @@
+"""An RNN controller trained by policy gradient, after Zoph & Le 2017, "Neural Architecture
+Search with Reinforcement Learning" (ICLR).
+
+The controller is a small Keras LSTM that emits one choice per dimension, each conditioned on
+the choices before it (the previous choice, embedded, is the next step's input). It learns with
+REINFORCE (Williams 1992): reward = score, minus a moving-average baseline to cut variance.
+With a budget of tens of queries, not thousands, a plain softmax policy collapses onto a few
+architectures, and then every proposal is a duplicate. So the policy is a mixture of the softmax
+with a uniform floor (`uniform_mix`), trained on-policy through the mixture's own log-probability,
+plus a small entropy bonus: every choice keeps a chance of at least `uniform_mix / k`.
+
+Keras is imported inside the class, so importing `nas_core.strategies` stays free of TensorFlow.
+Weights come from seeded initializers and choices are drawn with the strategy's numpy RNG, so a
+seed fixes the whole sequence without touching Keras's global random state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nas_core.errors import NasError
+from nas_core.space import Sample, SearchSpace
+from nas_core.strategies.base import Strategy
+from nas_core.strategies.registry import register
+
+
+@register("reinforce")
+class Reinforce(Strategy):
+    """REINFORCE on an LSTM controller; one update per `batch_size` tells.
+
+    Options (params.yaml `search.strategy_options`):
+      hidden_units: LSTM width (and embedding size).
+      learning_rate: Adam step size of the controller.
+      batch_size: tells per policy-gradient update.
+      baseline_decay: weight of the past in the moving-average baseline.
+      entropy_weight: bonus for keeping the policy spread out.
+      uniform_mix: share of each step's distribution that stays uniform (exploration floor).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        hidden_units: int = 32,
+        learning_rate: float = 0.05,
+        batch_size: int = 5,
+        baseline_decay: float = 0.8,
+        entropy_weight: float = 0.01,
+        uniform_mix: float = 0.1,
+    ) -> None:
+        super().__init__(space, seed)
+        if hidden_units < 1 or batch_size < 1 or learning_rate <= 0:
+            raise NasError("search.strategy_options: hidden_units, batch_size and learning_rate must be positive")
+        if not 0.0 <= baseline_decay < 1.0 or not 0.0 <= uniform_mix < 1.0:
+            raise NasError("search.strategy_options: baseline_decay and uniform_mix must be in [0, 1)")
+        self.hidden_units = hidden_units
+        self.batch_size = batch_size
+        self.baseline_decay = baseline_decay
+        self.entropy_weight = entropy_weight
+        self.uniform_mix = uniform_mix
+        self.sizes = [len(d.choices) for d in space.dimensions]
+        # Token 0 starts the sequence; choice c of dimension t is token 1 + offsets[t] + c.
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(int)
+        self.baseline: float | None = None
+        self.buffer: list[tuple[list[int], float]] = []
+        self.model = self._build_controller(learning_rate)
+
+    def _build_controller(self, learning_rate: float) -> Any:
+        import keras
+
+        def init(k: int) -> Any:
+            # Zoph & Le initialise every weight uniformly in [-0.08, 0.08]: a near-uniform first policy.
+            return keras.initializers.RandomUniform(-0.08, 0.08, seed=self.seed * 1000 + k)
+
+        steps = len(self.sizes)
+        tokens = keras.Input((steps,), dtype="int32")
+        x = keras.layers.Embedding(1 + sum(self.sizes), self.hidden_units, embeddings_initializer=init(0))(tokens)
+        h = keras.layers.LSTM(
+            self.hidden_units,
+            return_sequences=True,
+            kernel_initializer=init(1),
+            recurrent_initializer=init(2),
+        )(x)
+        heads = [
+            keras.layers.Dense(size, kernel_initializer=init(3 + t))(h[:, t, :]) for t, size in enumerate(self.sizes)
+        ]
+        model = keras.Model(tokens, heads)
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.optimizer.build(model.trainable_weights)
+        self._compile_steps(model, steps)
+        return model
+
+    def _compile_steps(self, model: Any, steps: int) -> None:
+        """Graph-compile the forward pass and the update: eager calls made 100 queries take ~20 s."""
+        import keras
+        import tensorflow as tf
+
+        token_spec = tf.TensorSpec((None, steps), tf.int32)
+
+        @tf.function(input_signature=[token_spec])
+        def forward(tokens: Any) -> Any:
+            return model(tokens, training=False)
+
+        @tf.function(input_signature=[token_spec, token_spec, tf.TensorSpec((None,), tf.float32)])
+        def train_step(tokens: Any, actions: Any, advantage: Any) -> None:
+            with tf.GradientTape() as tape:
+                outputs = model(tokens, training=True)
+                log_prob = 0.0
+                entropy = 0.0
+                for t, logits in enumerate(outputs):
+                    mixed = (1 - self.uniform_mix) * keras.ops.softmax(logits, axis=-1) + self.uniform_mix / self.sizes[
+                        t
+                    ]
+                    log_p = keras.ops.log(mixed)
+                    log_prob += keras.ops.take_along_axis(log_p, actions[:, t : t + 1], axis=1)[:, 0]
+                    entropy += -keras.ops.sum(keras.ops.exp(log_p) * log_p, axis=-1)
+                loss = -keras.ops.mean(advantage * log_prob) - self.entropy_weight * keras.ops.mean(entropy)
+            grads = tape.gradient(loss, model.trainable_weights)
+            self.optimizer.apply(grads, model.trainable_weights)
+
+        self._forward = forward
+        self._train_step = train_step
+
+    def _inputs(self, actions: np.ndarray) -> np.ndarray:
+        """Teacher forcing: step t sees the token of the choice made at step t - 1."""
+        tokens = np.zeros(actions.shape, dtype="int32")
+        if actions.shape[1] > 1:
+            tokens[:, 1:] = 1 + self.offsets[:-1] + actions[:, :-1]
+        return tokens
+
+    def _logits(self, actions: np.ndarray) -> list[np.ndarray]:
+        outputs = self._forward(self._inputs(actions))
+        return [np.asarray(o, dtype=np.float64) for o in outputs]
+
+    def _policy(self, logits: np.ndarray) -> np.ndarray:
+        """The softmax mixed with a uniform floor, in float64 so that `Generator.choice` accepts it."""
+        z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        mixed = (1 - self.uniform_mix) * z / z.sum(axis=-1, keepdims=True) + self.uniform_mix / logits.shape[-1]
+        return mixed / mixed.sum(axis=-1, keepdims=True)
+
+    def step_probabilities(self, sample: Sample) -> list[np.ndarray]:
+        """The controller's distribution at each step, given the choices of `sample` before it."""
+        logits = self._logits(self._encode(sample)[None, :])
+        return [self._policy(lg)[0] for lg in logits]
+
+    def ask(self, n: int = 1) -> list[Sample]:
+        if n < 1:
+            return []
+        actions = np.zeros((n, len(self.sizes)), dtype=int)
+        for t in range(len(self.sizes)):
+            # LSTM outputs are causal, so step t ignores the still-unset later tokens.
+            probs = self._policy(self._logits(actions)[t])
+            actions[:, t] = [self.rng.choice(self.sizes[t], p=p) for p in probs]
+        return [self._decode(row) for row in actions]
+
+    def tell(self, sample: Sample, score: float) -> None:
+        self.buffer.append((self._encode(sample).tolist(), float(score)))
+        if len(self.buffer) >= self.batch_size:
+            self._update()
+            self.buffer = []
+
+    def _update(self) -> None:
+        advantages = []
+        for _, reward in self.buffer:
+            if self.baseline is None:
+                self.baseline = reward
+            advantages.append(reward - self.baseline)
+            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
+        actions = np.array([a for a, _ in self.buffer], dtype="int32")
+        self._train_step(self._inputs(actions), actions, np.array(advantages, dtype="float32"))
+
+    def _encode(self, sample: Sample) -> np.ndarray:
+        full = self.space.complete(sample)
+        return np.array([d.index(full[d.name]) for d in self.space.dimensions], dtype=int)
+
+    def _decode(self, actions: np.ndarray) -> Sample:
+        return {d.name: d.choices[int(a)] for d, a in zip(self.space.dimensions, actions, strict=True)}
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "weights": [w.tolist() for w in self.model.get_weights()],
+            "optimizer": [np.asarray(v).tolist() for v in self.optimizer.variables],
+            "baseline": self.baseline,
+            "buffer": [[actions, reward] for actions, reward in self.buffer],
+        }
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        weights = [
+            np.asarray(w, dtype=v.dtype) for w, v in zip(state["weights"], self.model.get_weights(), strict=True)
+        ]
+        self.model.set_weights(weights)
+        for variable, value in zip(self.optimizer.variables, state["optimizer"], strict=True):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        self.baseline = state["baseline"]
+        self.buffer = [(list(actions), float(reward)) for actions, reward in state["buffer"]]

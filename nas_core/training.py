@@ -1,0 +1,157 @@
+"""Train and score one candidate; every failure becomes a FAILED record, never an exception."""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from nas_core.architecture import InfeasibleArchitecture
+from nas_core.builder import build_model, model_summary
+from nas_core.results import COMPLETED, CandidateResult, failed
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The knobs of one training run (a plain copy of params.yaml `train`, picklable)."""
+
+    epochs: int = 20
+    patience: int = 3
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+
+
+@dataclass(frozen=True)
+class Arrays:
+    """Train and validation arrays for one candidate."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_val.max())) + 1
+
+
+class _NanGuard(keras.callbacks.Callback):
+    """Stops at the first NaN or inf loss and remembers the epoch (TerminateOnNaN forgets it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bad_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.bad_epoch = epoch + 1
+            self.model.stop_training = True
+
+
+def compile_model(model: keras.Model, learning_rate: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def train_candidate(
+    arch: Mapping[str, Any],
+    data: Arrays,
+    settings: TrainSettings,
+    seed: int,
+    key: str = "",
+    index: int = -1,
+) -> CandidateResult:
+    """Train `arch` with Adam and early stopping on val loss; return its record.
+
+    Exceptions, impossible shapes and NaN losses come back as FAILED records with the reason.
+    """
+    start = time.perf_counter()
+    arch = dict(arch)
+    try:
+        keras.utils.set_random_seed(seed)
+        model = build_model(arch, data.input_shape, data.num_classes)
+        compile_model(model, settings.learning_rate)
+        params = int(model.count_params())
+        summary = model_summary(model)
+        guard = _NanGuard()
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=settings.patience, restore_best_weights=True
+        )
+        fit = model.fit(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            callbacks=[guard, stopper],
+            verbose=0,
+        )
+        history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+        seconds = time.perf_counter() - start
+        if guard.bad_epoch is not None:
+            return failed(
+                key,
+                arch,
+                f"loss became NaN/inf at epoch {guard.bad_epoch}",
+                index,
+                params=params,
+                history=history,
+                train_seconds=seconds,
+                epochs_run=len(history.get("loss", [])),
+            )
+        val_loss, val_accuracy = model.evaluate(data.x_val, data.y_val, batch_size=256, verbose=0)
+        return CandidateResult(
+            key=key,
+            architecture=arch,
+            status=COMPLETED,
+            val_accuracy=float(val_accuracy),
+            val_loss=float(val_loss),
+            params=params,
+            train_seconds=seconds,
+            epochs_run=len(history.get("loss", [])),
+            history=history,
+            summary=summary,
+            index=index,
+        )
+    except InfeasibleArchitecture as error:
+        return failed(key, arch, f"infeasible architecture: {error}", index)
+    except Exception as error:  # a candidate's crash is a result, not the end of the search
+        last = traceback.format_exception_only(type(error), error)[-1].strip()
+        return failed(key, arch, last, index, train_seconds=time.perf_counter() - start)
+    finally:
+        keras.backend.clear_session()
+        gc.collect()
+
+
+def fit_final_model(
+    arch: Mapping[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    settings: TrainSettings,
+    seed: int,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train the winner on all of train+val for exactly `settings.epochs` (no split left to stop on)."""
+    keras.utils.set_random_seed(seed)
+    model = build_model(arch, tuple(int(d) for d in x.shape[1:]), num_classes)
+    compile_model(model, settings.learning_rate)
+    guard = _NanGuard()
+    fit = model.fit(x, y, epochs=settings.epochs, batch_size=settings.batch_size, callbacks=[guard], verbose=0)
+    if guard.bad_epoch is not None:
+        raise RuntimeError(f"retraining the winner diverged: loss became NaN/inf at epoch {guard.bad_epoch}")
+    return model, {k: [float(v) for v in values] for k, values in fit.history.items()}
