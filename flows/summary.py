@@ -16,7 +16,9 @@ def main() -> int:
     search = json.loads(search_path.read_text()) if search_path.is_file() else {}
     print()
     print(f"Winner model:   models/winner.keras ({test['params']:,} parameters)")
-    print(f"Test accuracy:  {test['test_accuracy']:.4f}  (val accuracy in the search: {test['search_val_accuracy']:.4f})")
+    print(
+        f"Test accuracy:  {test['test_accuracy']:.4f}  (val accuracy in the search: {test['search_val_accuracy']:.4f})"
+    )
     if search:
         print(
             f"Search:         {search['candidates']} candidates, {search['failed']} failed, "

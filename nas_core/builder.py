@@ -38,7 +38,10 @@ def build_model(arch: Mapping[str, Any], input_shape: Sequence[int], num_classes
         block_input = x
         x = keras.layers.Conv2D(filters, kernel, padding=padding, use_bias=not arch["batch_norm"])(x)
         if arch["batch_norm"]:
-            x = keras.layers.BatchNormalization()(x)
+            # Momentum 0.9, not Keras' 0.99: with few steps per epoch the moving statistics would
+            # otherwise lag for epochs, val loss would look awful, and early stopping would kill
+            # candidates that are in fact among the best.
+            x = keras.layers.BatchNormalization(momentum=0.9)(x)
         if arch[f"skip_{i}"]:
             x = _shortcut(block_input, x, filters, kernel, padding)
         x = keras.layers.Activation(activation)(x)

@@ -127,7 +127,7 @@ class TrainConfig(_Section):
     """How each candidate is trained during the search."""
 
     epochs: int = Field(default=20, gt=0)
-    patience: int = Field(default=3, gt=0)
+    patience: int = Field(default=5, gt=0)
     batch_size: int = Field(default=32, gt=0)
     learning_rate: float = Field(default=1e-3, gt=0.0)
 
@@ -136,7 +136,6 @@ class RetrainConfig(_Section):
     """How the winner is retrained on train+val before its one look at the test split."""
 
     epochs: int = Field(default=30, gt=0)
-    patience: int = Field(default=5, gt=0)
     model_name: str = Field(default="nas-winner", min_length=1)
 
 

@@ -60,7 +60,7 @@ class _NanGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def compile_model(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -146,10 +146,15 @@ def fit_final_model(
     settings: TrainSettings,
     seed: int,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Train the winner on all of train+val for exactly `settings.epochs` (no split left to stop on)."""
+    """Train the winner on all of train+val for exactly `settings.epochs` (no split left to stop on).
+
+    The learning rate decays to zero along a cosine, so the last epoch ends on settled weights
+    rather than wherever a constant-rate Adam step left them.
+    """
     keras.utils.set_random_seed(seed)
     model = build_model(arch, tuple(int(d) for d in x.shape[1:]), num_classes)
-    compile_model(model, settings.learning_rate)
+    steps = settings.epochs * math.ceil(len(x) / settings.batch_size)
+    compile_model(model, keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=steps))
     guard = _NanGuard()
     fit = model.fit(x, y, epochs=settings.epochs, batch_size=settings.batch_size, callbacks=[guard], verbose=0)
     if guard.bad_epoch is not None:

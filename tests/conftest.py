@@ -1,0 +1,76 @@
+"""Shared fixtures: one real Prefect test server per session, tiny params, a scratch working directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import flows  # noqa: F401  (applies the quiet, project-local environment before Prefect is imported)
+
+TINY_PARAMS: dict[str, Any] = {
+    "data": {"source": "digits", "limit": 360, "seed": 0},
+    "space": {
+        "conv_blocks": [1, 2],
+        "filters": [8, 16],
+        "kernel_size": [3],
+        "pooling": ["max", "none"],
+        "skip": [False, True],
+        "dense_layers": [0, 1],
+        "units": [16],
+        "activation": ["relu"],
+        "dropout": [0.0],
+        "batch_norm": [False],
+    },
+    "search": {"strategy": "random", "max_candidates": 3, "parallelism": 2, "seed": 0},
+    "train": {"epochs": 2, "patience": 1, "batch_size": 32},
+    "retrain": {"epochs": 2, "model_name": "nas-test"},
+    "tracking": {"uri": "sqlite:///mlflow.db", "experiment": "nas-test"},
+}
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for section, values in overrides.items():
+        if isinstance(values, dict) and isinstance(out.get(section), dict):
+            out[section] = out[section] | values
+        else:
+            out[section] = values
+    return out
+
+
+def write_params(path: Path, overrides: dict[str, Any] | None = None) -> Path:
+    """A complete params file (DVC needs every key a stage lists): defaults, then tiny values, then overrides."""
+    from nas_core.config import NasConfig
+
+    full = merge(NasConfig().model_dump(mode="json"), TINY_PARAMS)
+    path.write_text(yaml.safe_dump(merge(full, overrides or {}), sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """A real, temporary Prefect server for the whole session; its URL is exported for subprocesses."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        url = str(PREFECT_API_URL.value())
+        previous = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = url
+        yield url
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a scratch directory: flows write data/, artifacts/, metrics/ and mlflow.db relative to it."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

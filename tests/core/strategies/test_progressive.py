@@ -1,0 +1,33 @@
+"""Progressive narrowing: the space shrinks towards good choices, and widens again when used up."""
+
+from __future__ import annotations
+
+from conftest import toy_score
+
+from nas_core import make_strategy
+from nas_core.space import SearchSpace, sample_key
+from nas_core.strategies.progressive import ProgressiveNarrowing
+
+
+def test_the_space_narrows_to_the_choices_that_score_well(toy_space: SearchSpace) -> None:
+    search = ProgressiveNarrowing(toy_space, seed=0, round_size=12, keep_fraction=0.5)
+    assert search.subspace().size() == toy_space.size()
+    for sample in search.ask(12):
+        search.tell(sample, toy_score(sample))
+
+    assert search.subspace().size() < toy_space.size() / 4
+    assert search.allowed["act"] == ["relu"]
+    assert 64 in search.allowed["width"] and 8 not in search.allowed["width"]
+    later = search.ask(20)
+    assert all(search.subspace().contains(toy_space.canonical(s)) for s in later)
+    assert all(s["act"] == "relu" for s in later)
+
+
+def test_a_used_up_subspace_widens_again_instead_of_stalling(toy_space: SearchSpace) -> None:
+    search = make_strategy("progressive", toy_space, seed=1, round_size=6, keep_fraction=0.3)
+    seen = []
+    while len(seen) < toy_space.size() and (batch := search.ask(1)):
+        seen.extend(batch)
+        search.tell(batch[0], toy_score(batch[0]))
+
+    assert len({sample_key(toy_space.canonical(s)) for s in seen}) == toy_space.size()

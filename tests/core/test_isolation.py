@@ -1,0 +1,81 @@
+"""Training in recycled worker processes: results come back, a dying worker fails only its own candidate."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from nas_core.isolation import IsolatedTrainer, TrainRequest
+from nas_core.results import COMPLETED, FAILED
+from nas_core.training import TrainSettings
+
+ARCH = {
+    "conv_blocks": 1,
+    "filters_0": 4,
+    "kernel_0": 3,
+    "pool_0": "max",
+    "skip_0": False,
+    "dense_layers": 0,
+    "activation": "relu",
+    "padding": "same",
+    "dropout": 0.0,
+    "batch_norm": False,
+}
+
+
+class KillsTheWorker:
+    """Unpickling this in a worker ends that process at once, like a segfault or the OOM killer."""
+
+    def __reduce__(self) -> tuple:
+        return (os._exit, (9,))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("prepared")
+    digits = load_digits()
+    x = (digits.images / 16.0).astype("float32")[..., None]
+    y = digits.target.astype("int64")
+    np.savez(folder / "train.npz", x=x[:300], y=y[:300])
+    np.savez(folder / "val.npz", x=x[300:400], y=y[300:400])
+    return folder
+
+
+def request(data_dir: Path, index: int, settings: object = TrainSettings(epochs=1)) -> TrainRequest:
+    return TrainRequest(
+        key=f"k{index}", index=index, architecture=ARCH, data_dir=str(data_dir), settings=settings, seed=index
+    )
+
+
+def test_workers_train_and_are_recycled(data_dir: Path) -> None:
+    with IsolatedTrainer(parallelism=2, recycle_after=1) as trainer:
+        with ThreadPoolExecutor(2) as threads:
+            results = list(threads.map(trainer.train, [request(data_dir, i) for i in range(3)]))
+    assert [r.status for r in results] == [COMPLETED] * 3
+    assert [r.index for r in results] == [0, 1, 2]
+    assert all(r.val_accuracy is not None for r in results)
+
+
+def test_a_dying_worker_fails_only_its_candidate(data_dir: Path) -> None:
+    with IsolatedTrainer(parallelism=2, recycle_after=5) as trainer:
+        with ThreadPoolExecutor(2) as threads:
+            crash = threads.submit(trainer.train, request(data_dir, 0, settings=KillsTheWorker()))
+            good = threads.submit(trainer.train, request(data_dir, 1))
+            crashed, survived = crash.result(), good.result()
+        after = trainer.train(request(data_dir, 2))
+    assert crashed.status == FAILED
+    assert "worker process" in (crashed.error or "") and "died" in (crashed.error or "")
+    assert survived.status == COMPLETED
+    assert after.status == COMPLETED
+
+
+def test_missing_data_is_a_failed_candidate(tmp_path: Path) -> None:
+    with IsolatedTrainer(parallelism=1) as trainer:
+        result = trainer.train(request(tmp_path / "nowhere", 0))
+    assert result.status == FAILED
+    assert "could not load data" in (result.error or "")

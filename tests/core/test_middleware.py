@@ -1,0 +1,63 @@
+"""The wrappers every strategy gets: no duplicates, failures become a poor score."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nas_core.space import Sample, SearchSpace
+from nas_core.strategies.base import Strategy
+from nas_core.strategies.middleware import Deduplicated, FailureAware
+
+SPACE = SearchSpace.from_choices({"a": [0, 1, 2]})
+
+
+class Scripted(Strategy):
+    """Proposes a fixed script and records what it is told."""
+
+    def __init__(self, script: list[int]) -> None:
+        super().__init__(SPACE, seed=0)
+        self.script = list(script)
+        self.told: list[tuple[Any, float]] = []
+
+    def ask(self, n: int = 1) -> list[Sample]:
+        out = [{"a": self.script.pop(0)} for _ in range(min(n, len(self.script)))]
+        return out
+
+    def tell(self, sample: Sample, score: float) -> None:
+        self.told.append((sample["a"], score))
+
+
+def test_a_repeat_of_a_scored_sample_is_skipped_and_told_its_score() -> None:
+    inner = Scripted([0, 0, 1])
+    strategy = Deduplicated(inner)
+    assert strategy.ask(1) == [{"a": 0}]
+    strategy.tell({"a": 0}, 0.7)
+    assert strategy.ask(1) == [{"a": 1}]
+    assert inner.told == [(0, 0.7), (0, 0.7)]
+
+
+def test_a_repeat_of_a_pending_sample_gets_the_score_when_it_arrives() -> None:
+    inner = Scripted([2, 2, 1])
+    strategy = Deduplicated(inner)
+    assert strategy.ask(2) == [{"a": 2}, {"a": 1}]
+    strategy.tell({"a": 2}, 0.4)
+    assert inner.told == [(2, 0.4), (2, 0.4)]
+
+
+def test_failures_are_told_as_the_worst_score_so_far() -> None:
+    inner = Scripted([])
+    strategy = FailureAware(inner)
+    strategy.tell({"a": 0}, None)
+    strategy.tell({"a": 1}, 0.8)
+    strategy.tell({"a": 2}, 0.3)
+    strategy.tell({"a": 0}, None)
+    assert inner.told == [(0, 0.0), (1, 0.8), (2, 0.3), (0, 0.3)]
+
+
+def test_wrapper_state_round_trips() -> None:
+    strategy = Deduplicated(FailureAware(Scripted([0, 1])))
+    strategy.tell({"a": 0}, 0.5)
+    state = strategy.state_dict()
+    restored = Deduplicated(FailureAware(Scripted([0, 1])))
+    restored.load_state_dict(state)
+    assert restored.ask(1) == [{"a": 1}]  # 0 is known, so it is skipped

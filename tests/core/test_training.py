@@ -1,0 +1,79 @@
+"""Training one candidate on real digits: a result record, early stopping, NaN and crashes become FAILED."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from nas_core.results import COMPLETED, FAILED
+from nas_core.training import Arrays, TrainSettings, train_candidate
+
+ARCH = {
+    "conv_blocks": 1,
+    "filters_0": 8,
+    "kernel_0": 3,
+    "pool_0": "max",
+    "skip_0": False,
+    "dense_layers": 0,
+    "activation": "relu",
+    "padding": "same",
+    "dropout": 0.0,
+    "batch_norm": False,
+}
+
+
+@pytest.fixture(scope="module")
+def digits() -> Arrays:
+    data = load_digits()
+    x = (data.images / 16.0).astype("float32")[..., None]
+    y = data.target.astype("int64")
+    return Arrays(x[:500], y[:500], x[500:700], y[500:700])
+
+
+def test_a_candidate_trains_and_reports_everything(digits: Arrays) -> None:
+    result = train_candidate(
+        ARCH, digits, TrainSettings(epochs=3, patience=3, learning_rate=0.01), seed=1, key="k", index=4
+    )
+    assert result.status == COMPLETED
+    assert result.val_accuracy is not None and result.val_accuracy > 0.5  # 10 classes: chance is 0.1
+    assert result.params is not None and result.params > 0
+    assert result.epochs_run == 3
+    assert len(result.history["loss"]) == 3 and len(result.history["val_accuracy"]) == 3
+    assert result.train_seconds > 0
+    assert result.index == 4 and result.key == "k"
+    assert "Conv2D" in (result.summary or "")
+
+
+def test_same_seed_same_result(digits: Arrays) -> None:
+    settings = TrainSettings(epochs=2)
+    first = train_candidate(ARCH, digits, settings, seed=3)
+    second = train_candidate(ARCH, digits, settings, seed=3)
+    assert first.history["loss"] == pytest.approx(second.history["loss"], rel=1e-5)
+
+
+def test_early_stopping_stops_before_max_epochs(digits: Arrays) -> None:
+    noisy = Arrays(digits.x_train, np.random.default_rng(0).permutation(digits.y_train), digits.x_val, digits.y_val)
+    result = train_candidate(ARCH, noisy, TrainSettings(epochs=40, patience=1), seed=0)
+    assert result.status == COMPLETED
+    assert result.epochs_run < 40
+
+
+def test_nan_loss_is_a_failed_candidate(digits: Arrays) -> None:
+    result = train_candidate(ARCH, digits, TrainSettings(epochs=5, learning_rate=1e38), seed=0)
+    assert result.status == FAILED
+    assert "NaN" in (result.error or "")
+    assert result.score is None
+
+
+def test_an_exception_in_building_is_a_failed_candidate(digits: Arrays) -> None:
+    result = train_candidate(ARCH | {"activation": "no-such-activation"}, digits, TrainSettings(epochs=1), seed=0)
+    assert result.status == FAILED
+    assert "no-such-activation" in (result.error or "")
+
+
+def test_a_candidate_too_big_for_memory_fails_cleanly(digits: Arrays) -> None:
+    huge = ARCH | {"dense_layers": 2, "units_0": 4_000_000, "units_1": 4_000_000}  # 16e12 weights
+    result = train_candidate(huge, digits, TrainSettings(epochs=1), seed=0)
+    assert result.status == FAILED
+    assert result.error

@@ -1,0 +1,134 @@
+"""Each stage flow run for real on tiny digits, and what it leaves in files and in MLflow."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from flows.prepare import prepare_flow
+from flows.retrain import retrain_flow
+from flows.search import run_search_stage
+from nas_core.data import load_split
+from tests.conftest import write_params
+
+pytestmark = pytest.mark.slow
+
+# Two block counts, valid padding with kernel 5: the 2-block ones cannot be built on 8x8 and must be
+# recorded FAILED while the search goes on.
+OVERRIDES = {
+    "space": {"conv_blocks": [1, 2], "kernel_size": [5], "padding": ["valid", "same"], "pooling": ["max"]},
+    "search": {"max_candidates": 6, "seed": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def pipeline(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("pipeline")
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        params = str(write_params(root / "params.yaml", OVERRIDES))
+        prepared = prepare_flow(params_path=params)
+        search = run_search_stage(params_path=params)
+        test = retrain_flow(params_path=params)
+        yield {"root": root, "prepared": prepared, "search": search, "test": test}
+    finally:
+        os.chdir(previous)
+
+
+@pytest.fixture(scope="module")
+def client(pipeline: dict[str, Any]) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{pipeline['root'] / 'mlflow.db'}")
+
+
+def runs_of_kind(client: MlflowClient, kind: str) -> list[Any]:
+    experiment = client.get_experiment_by_name("nas-test")
+    assert experiment is not None
+    return client.search_runs([experiment.experiment_id], filter_string=f"tags.`nas.kind` = '{kind}'")
+
+
+def test_prepare_writes_stratified_splits_and_manifest(pipeline: dict[str, Any]) -> None:
+    root = pipeline["root"]
+    manifest = json.loads((root / "data/prepared/manifest.json").read_text())
+    assert manifest == pipeline["prepared"]
+    assert manifest["input_shape"] == [8, 8, 1] and manifest["num_classes"] == 10
+    x, y = load_split(root / "data/prepared/train.npz")
+    assert x.dtype == np.float32 and 0.0 <= x.min() and x.max() <= 1.0
+    assert set(np.unique(y)) == set(range(10))
+    sizes = sum(len(load_split(root / f"data/prepared/{s}.npz")[1]) for s in ("train", "val", "test"))
+    assert sizes == 360  # data.limit
+
+
+def test_search_writes_its_artifacts_and_counts_failures(pipeline: dict[str, Any]) -> None:
+    root = pipeline["root"]
+    summary = json.loads((root / "metrics/search.json").read_text())
+    assert summary["candidates"] == 6
+    assert summary["failed"] >= 1  # the 2-block valid-padding candidates
+    assert summary["completed"] + summary["failed"] == 6
+    best = json.loads((root / "artifacts/best_architecture.json").read_text())
+    assert best["val_accuracy"] == summary["best_val_accuracy"]
+    assert json.loads((root / "artifacts/search_space.json").read_text())["size"] > 0
+    results = json.loads((root / "artifacts/search_results.json").read_text())
+    failures = [r for r in results if r["status"] == "FAILED"]
+    assert all("infeasible architecture" in r["error"] for r in failures)
+    assert all(r["architecture"]["conv_blocks"] == 2 and r["architecture"]["padding"] == "valid" for r in failures)
+
+
+def test_parent_run_holds_config_dataset_hash_and_tags(pipeline: dict[str, Any], client: MlflowClient) -> None:
+    (parent,) = runs_of_kind(client, "search")
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["search.strategy"] == "random"
+    assert parent.data.params["search.max_candidates"] == "6"
+    assert parent.data.params["dataset_hash"] == pipeline["prepared"]["content_hash"]
+    assert parent.data.tags["nas.strategy"] == "random"
+    assert parent.data.tags["mlflow.source.git.commit"]
+    assert parent.data.metrics["candidates"] == 6
+    assert "search_summary.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_every_candidate_is_a_child_run_with_params_metrics_and_artifacts(
+    pipeline: dict[str, Any], client: MlflowClient
+) -> None:
+    (parent,) = runs_of_kind(client, "search")
+    children = runs_of_kind(client, "candidate")
+    assert len(children) == 6
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert len({c.data.tags["nas.candidate_hash"] for c in children}) == 6
+    for child in children:
+        assert "conv_blocks" in child.data.params and "activation" in child.data.params
+        status = child.data.tags["nas.status"]
+        if status == "COMPLETED":
+            assert child.info.status == "FINISHED"
+            assert {"val_accuracy", "params", "train_seconds", "loss", "val_loss"} <= set(child.data.metrics)
+            history = client.get_metric_history(child.info.run_id, "loss")
+            assert [m.step for m in history] == list(range(1, len(history) + 1)) and len(history) >= 1
+            artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+            assert {"architecture.json", "model_summary.txt", "learning_curve.png"} <= artifacts
+        else:
+            assert status == "FAILED" and child.info.status == "FAILED"
+            assert "infeasible" in child.data.tags["nas.error"]
+
+
+def test_retrain_saves_scores_logs_and_registers_the_winner(pipeline: dict[str, Any], client: MlflowClient) -> None:
+    root = pipeline["root"]
+    test = json.loads((root / "metrics/test.json").read_text())
+    assert 0.0 <= test["test_accuracy"] <= 1.0 and test["epochs"] == 2
+    model = keras.saving.load_model(root / "models/winner.keras", safe_mode=True)
+    x, y = load_split(root / "data/prepared/test.npz")
+    accuracy = float(np.mean(model.predict(x, verbose=0).argmax(axis=1) == y))
+    assert accuracy == pytest.approx(test["test_accuracy"], abs=1e-6)
+    (parent,) = runs_of_kind(client, "search")
+    (retrain,) = runs_of_kind(client, "retrain")
+    assert retrain.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert retrain.data.metrics["test_accuracy"] == pytest.approx(test["test_accuracy"])
+    champion = client.get_model_version_by_alias("nas-test", "champion")
+    assert champion.run_id == retrain.info.run_id
+    assert str(champion.version) == test["model_version"]
