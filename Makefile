@@ -10,7 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run test lint ui clean
+.PHONY: setup run test lint ui clean schedule
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ lint: setup
 
 test: lint
 	pytest
+
+# The nightly search (README "Nightly searches"): serves the deployment until stopped.
+schedule: setup
+	python -m flows.schedule --params params.yaml
 
 ui: setup
 	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

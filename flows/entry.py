@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +22,24 @@ def run_stage(
     description: str,
     preflight: Callable[[NasConfig], object] | None = None,
     argv: list[str] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> int:
-    """Validate, run `preflight(cfg)`, then `flow(params_path=...)`; a `NasError` becomes exit code 2."""
+    """Validate, run `preflight(cfg)`, then `flow(params_path=...)`; a `NasError` becomes exit code 2.
+
+    `flags` maps on/off options of one stage (e.g. search's `--fresh`) to their help; each is
+    passed to the flow as a keyword argument (`--fresh` -> `fresh=True`).
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    for name, help_text in (flags or {}).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, action="store_true", help=help_text)
     args = parser.parse_args(argv)
+    chosen = {name: bool(getattr(args, name)) for name in flags or {}}
     try:
         cfg = load_params(args.params)
         if preflight is not None:
             preflight(cfg)
-        flow(params_path=str(args.params))
+        flow(params_path=str(args.params), **chosen)
     except Exception as error:
         user_error = user_error_in(error)
         if user_error is None:

@@ -20,10 +20,11 @@ from flows.search import run_search_stage
 
 
 @flow(name="nas-pipeline")
-def pipeline_flow(params_path: str = "params.yaml") -> dict[str, Any]:
+def pipeline_flow(params_path: str = "params.yaml", scheduled: bool = False) -> dict[str, Any]:
+    """`scheduled` (set by the nightly deployment) tags the MLflow runs `nas.trigger=scheduled`."""
     prepare_flow(params_path=params_path)
-    search = run_search_stage(params_path=params_path)
-    test = retrain_flow(params_path=params_path)
+    search = run_search_stage(params_path=params_path, scheduled=scheduled)
+    test = retrain_flow(params_path=params_path, scheduled=scheduled)
     return {"search": search, "test": test}
 
 

@@ -3,8 +3,8 @@
     python -m flows.retrain [--params params.yaml]
 
 Writes models/winner.keras and metrics/test.json. The MLflow run is a child of the search's
-parent run, holds the logged model, and registers it under `retrain.model_name` with the
-alias `champion`.
+parent run, holds the logged model, and registers it under `retrain.model_name`. The new version
+takes the alias `champion` only if its test accuracy beats the current champion's (flows/champion.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from mlflow.entities import Metric, RunStatus
 from prefect import flow, get_run_logger, task
 
+from flows.champion import CHAMPION, crown_if_better
 from flows.entry import run_stage
 from flows.params import load_params
 from flows.plots import learning_curve
@@ -33,7 +34,6 @@ from nas_core.results import COMPLETED, CandidateResult
 from nas_core.training import TrainSettings, fit_final_model
 
 MODELS_DIR = Path("models")
-CHAMPION = "champion"
 
 
 def read_winner(path: Path = ARTIFACTS_DIR / "best_architecture.json") -> dict[str, Any]:
@@ -90,12 +90,19 @@ def retrain_winner(cfg: NasConfig, winner: dict[str, Any], data_dir: Path) -> tu
 
 
 def log_to_mlflow(
-    cfg: NasConfig, winner: dict[str, Any], model: Any, history: dict[str, list[float]], metrics: dict[str, Any]
-) -> tuple[str, str]:
-    """A retrain run under the search's parent run, with the model logged, registered and aliased."""
+    cfg: NasConfig,
+    winner: dict[str, Any],
+    model: Any,
+    history: dict[str, list[float]],
+    metrics: dict[str, Any],
+    trigger: str = "manual",
+) -> dict[str, Any]:
+    """A retrain run under the search's parent run, with the model logged and registered; it takes the
+    `champion` alias only if its test accuracy beats the current champion's (flows/champion.py)."""
     tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
     client = tracker.client
     tags = {PARENT_TAG: winner["search_run_id"], "nas.kind": "retrain", "nas.candidate_hash": winner["key"]}
+    tags["nas.trigger"] = trigger
     run_id = client.create_run(tracker.experiment_id, tags=tags, run_name="retrain-winner").info.run_id
     tracker._log_params(run_id, winner["architecture"] | {"retrain.epochs": cfg.retrain.epochs})
     stamp = int(time.time() * 1000)
@@ -106,7 +113,7 @@ def log_to_mlflow(
     client.log_figure(run_id, learning_curve(curve), "learning_curve.png")
     client.log_dict(run_id, winner, "architecture.json")
     # log_model has no client-level twin; the fluent call is pinned to this run id explicitly.
-    mlflow.set_tracking_uri(cfg.tracking.uri)
+    mlflow.set_tracking_uri(tracker.uri)
     with mlflow.start_run(run_id=run_id):
         info = mlflow.keras.log_model(
             model,
@@ -115,30 +122,37 @@ def log_to_mlflow(
             pip_requirements=["tensorflow-cpu~=2.21.0", "keras~=3.15"],
         )
     version = str(info.registered_model_version)
-    client.set_registered_model_alias(cfg.retrain.model_name, CHAMPION, version)
+    crown = crown_if_better(client, cfg.retrain.model_name, version, metrics["test_accuracy"])
+    client.set_tag(run_id, "nas.champion", str(crown["champion"]).lower())
     client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FINISHED))
-    return run_id, version
+    return {"mlflow_run_id": run_id, "registered_model": cfg.retrain.model_name, "model_version": version} | crown
 
 
 @flow(name="nas-retrain")
-def retrain_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_DIR)) -> dict[str, Any]:
+def retrain_flow(
+    params_path: str = "params.yaml", data_dir: str = str(PREPARED_DIR), scheduled: bool = False
+) -> dict[str, Any]:
     cfg = load_params(params_path)
     retrain_preflight(cfg)
     winner = read_winner()
     (model, history), metrics = retrain_winner(cfg, winner, Path(data_dir))
     MODELS_DIR.mkdir(parents=True, exist_ok=True)
     model_path = MODELS_DIR / "winner.keras"
-    model.save(model_path)
-    run_id, version = log_to_mlflow(cfg, winner, model, history, metrics)
-    metrics |= {"mlflow_run_id": run_id, "registered_model": cfg.retrain.model_name, "model_version": version}
+    partial_path = MODELS_DIR / ".winner.partial.keras"  # Keras wants the suffix; a kill leaves only this one
+    model.save(partial_path)
+    partial_path.replace(model_path)  # atomic: winner.keras is the old model or the new one, never half of one
+    metrics |= log_to_mlflow(cfg, winner, model, history, metrics, "scheduled" if scheduled else "manual")
     write_json(METRICS_DIR / "test.json", metrics)
     get_run_logger().info(
-        "winner retrained: test accuracy %.4f, saved to %s, registered as %s v%s (alias %s)",
+        "winner retrained: test accuracy %.4f, saved to %s, registered as %s v%s; %s",
         metrics["test_accuracy"],
         model_path,
         cfg.retrain.model_name,
-        version,
-        CHAMPION,
+        metrics["model_version"],
+        f"alias {CHAMPION} moved to it"
+        if metrics["champion"]
+        else f"alias {CHAMPION} stays on v{metrics['champion_version']} "
+        f"(test accuracy {metrics['previous_champion_accuracy']:.4f}, not beaten)",
     )
     return metrics
 

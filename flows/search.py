@@ -1,6 +1,6 @@
 """Stage 2, search: propose candidates with the strategy, train them as parallel Prefect tasks, track every one.
 
-    python -m flows.search [--params params.yaml]
+    python -m flows.search [--params params.yaml] [--fresh]
 
 Reads data/prepared/, writes artifacts/search_space.json, artifacts/best_architecture.json,
 artifacts/search_results.json and metrics/search.json. Each candidate is a child MLflow run
@@ -22,9 +22,13 @@ from prefect.cache_policies import NONE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from flows.dask_runner import dask_task_runner, prefect_api_for_workers
 from flows.entry import run_stage
+from flows.multi_objective import SearchObjective
 from flows.params import load_params
-from flows.progress import SearchProgress
+from flows.progress import make_progress
+from flows.report import SearchData, report_after_search, write_plot_data
+from flows.resume import count_recovered, open_search
 from flows.tracking import MlflowTracker
 from nas_core.architecture import (
     InfeasibleArchitecture,
@@ -35,16 +39,19 @@ from nas_core.architecture import (
 )
 from nas_core.config import NasConfig, SearchConfig
 from nas_core.errors import NasError, SearchAborted
+from nas_core.estimation.config import MULTI_FIDELITY, WEIGHT_SHARING
+from nas_core.estimation.median_stop import MedianStopRule, median_stop_rule
 from nas_core.isolation import IsolatedTrainer, TrainRequest, train_request
 from nas_core.results import CandidateResult, best_result, failed
 from nas_core.search_loop import Candidate, describe_budget, run_search
 from nas_core.space import Sample, SearchSpace, sample_key
 from nas_core.strategies import make_strategy
-from nas_core.training import TrainSettings
+from nas_core.train_settings import TrainSettings
 
 PREPARED_DIR = Path("data/prepared")
 ARTIFACTS_DIR = Path("artifacts")
 METRICS_DIR = Path("metrics")
+FRESH_HELP = "start a new search even if an unfinished (killed) run of the same search could be resumed"
 
 
 def read_manifest(data_dir: Path = PREPARED_DIR) -> dict[str, Any]:
@@ -70,11 +77,7 @@ def candidate_seed(search_seed: int, key: str) -> int:
 def make_task_runner(cfg: SearchConfig) -> TaskRunner[Any]:
     """Threads by default (each thread hands its candidate to a worker process); Dask to scale out."""
     if cfg.executor == "dask":
-        from prefect_dask import DaskTaskRunner
-
-        if cfg.dask_address:
-            return DaskTaskRunner(address=cfg.dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": cfg.parallelism, "threads_per_worker": 1})
+        return dask_task_runner(cfg)  # flows/dask_runner.py
     return ThreadPoolTaskRunner(max_workers=cfg.parallelism)
 
 
@@ -89,12 +92,21 @@ def train_candidate_task(request: TrainRequest, trainer: IsolatedTrainer | None)
 class PrefectEvaluator:
     """The core loop's `Evaluator`, as Prefect task submissions on the flow's task runner."""
 
-    def __init__(self, trainer: IsolatedTrainer | None, data_dir: Path, settings: TrainSettings, seed: int) -> None:
+    def __init__(
+        self,
+        trainer: IsolatedTrainer | None,
+        data_dir: Path,
+        settings: TrainSettings,
+        seed: int,
+        median_stop: MedianStopRule | None = None,
+    ) -> None:
         self.trainer = trainer
         self.data_dir = str(data_dir.resolve())
         self.settings = settings
         self.seed = seed
         self.pending: dict[PrefectFuture[CandidateResult], Candidate] = {}
+        self.median_stop = median_stop
+        self.curves: list[list[float]] = []  # val accuracy per epoch of the finished candidates, for median stopping
 
     def submit(self, candidate: Candidate) -> None:
         request = TrainRequest(
@@ -104,6 +116,7 @@ class PrefectEvaluator:
             data_dir=self.data_dir,
             settings=self.settings,
             seed=candidate_seed(self.seed, candidate.key),
+            median_stop=self.median_stop.with_peers(self.curves) if self.median_stop else None,
         )
         named = train_candidate_task.with_options(task_run_name=f"candidate-{candidate.index:03d}-{candidate.key}")
         self.pending[named.submit(request, self.trainer)] = candidate
@@ -112,9 +125,12 @@ class PrefectEvaluator:
         future = next(as_completed(list(self.pending)))
         candidate = self.pending.pop(future)
         try:
-            return candidate, future.result()
+            result = future.result()
         except Exception as error:  # the task itself broke (not the training): still one failed candidate
             return candidate, failed(candidate.key, candidate.architecture, f"task failed: {error}", candidate.index)
+        if result.ok:
+            self.curves.append(result.history.get("val_accuracy", []))
+        return candidate, result
 
 
 def make_candidate(space: SearchSpace, input_shape: tuple[int, ...], index: int, sample: Sample) -> Candidate:
@@ -134,8 +150,10 @@ def write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def summarize(results: list[CandidateResult], wall_seconds: float, space_size: int) -> dict[str, Any]:
-    best = best_result(results)
+def summarize(
+    results: list[CandidateResult], wall_seconds: float, space_size: int, best: CandidateResult | None = None
+) -> dict[str, Any]:
+    best = best or best_result(results)
     summary: dict[str, Any] = describe_budget(results)
     summary |= {
         "best_val_accuracy": best.val_accuracy if best else None,
@@ -149,11 +167,20 @@ def summarize(results: list[CandidateResult], wall_seconds: float, space_size: i
 
 
 @flow(name="nas-search")
-def search_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_DIR)) -> dict[str, Any]:
-    """Run the whole search and write its artifacts; raises `SearchAborted` when every candidate failed."""
+def search_flow(
+    params_path: str = "params.yaml", data_dir: str = str(PREPARED_DIR), scheduled: bool = False, fresh: bool = False
+) -> dict[str, Any]:
+    """Run the whole search and write its artifacts; raises `SearchAborted` when every candidate failed.
+
+    An unfinished (killed) run of the same search is resumed unless `fresh` (flows/resume.py).
+    """
     started = time.perf_counter()
     logger = get_run_logger()
     cfg = load_params(params_path)
+    isolate = cfg.search.executor == "threads"
+    trainer = IsolatedTrainer(cfg.search.parallelism, cfg.search.recycle_after) if isolate else None
+    if trainer is not None:
+        trainer.warm_up()  # the workers import TensorFlow while tracking is set up
     tracker = search_preflight(cfg, Path(data_dir))
     manifest = read_manifest(Path(data_dir))
     input_shape = tuple(int(d) for d in manifest["input_shape"])
@@ -162,7 +189,11 @@ def search_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_D
     write_json(ARTIFACTS_DIR / "search_space.json", {"space": space.to_dict(), "size": space_size})
     logger.info("search space: %s distinct architectures; strategy %s", f"{space_size:,}", cfg.search.strategy)
 
-    parent_id = tracker.start_search(cfg.model_dump(mode="json"), manifest["content_hash"], cfg.search.strategy)
+    trigger = "scheduled" if scheduled else "manual"
+    opened = open_search(
+        tracker, cfg, manifest["content_hash"], partial(make_candidate, space, input_shape), logger, trigger, fresh
+    )
+    parent_id = opened.parent_run_id
     strategy = make_strategy(
         cfg.search.strategy,
         space,
@@ -170,7 +201,10 @@ def search_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_D
         key=partial(architecture_key, space, input_shape=input_shape),
         **cfg.search.strategy_options,
     )
-    progress = SearchProgress(cfg.search.max_candidates, logger)
+    objective = SearchObjective(cfg.search, space, input_shape, manifest["num_classes"])  # README "Multi-objective"
+    progress = make_progress(cfg.search.max_candidates, logger, objective.objective)
+    strategy = objective.constrain(strategy, on_skip=progress.skipped_over_limit)
+    count_recovered(progress, opened.replay)
     run_ids: dict[int, str] = {}
 
     def on_submit(candidate: Candidate) -> None:
@@ -178,35 +212,44 @@ def search_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_D
         progress.started(candidate)
 
     def on_result(candidate: Candidate, result: CandidateResult) -> None:
+        objective.record(tracker.client, run_ids[candidate.index], result)
         tracker.finish_candidate(run_ids.pop(candidate.index), result)
         progress.finished(candidate, result)
 
-    settings = TrainSettings(**cfg.train.model_dump())
-    trainer = (
-        IsolatedTrainer(cfg.search.parallelism, cfg.search.recycle_after) if cfg.search.executor == "threads" else None
-    )
+    settings = objective.train_settings(cfg.train.model_dump())
+    search_loop = run_search
+    if cfg.search.estimation in MULTI_FIDELITY:  # successive halving / Hyperband (flows/hyperband.py)
+        from flows.hyperband import multifidelity_loop
+
+        search_loop = multifidelity_loop(cfg, partial(tracker.log_rung, run_ids))
     try:
-        results = run_search(
+        results = search_loop(
             strategy,
-            PrefectEvaluator(trainer, Path(data_dir), settings, cfg.search.seed),
+            PrefectEvaluator(
+                trainer, Path(data_dir), settings, cfg.search.seed, median_stop_rule(cfg.search.median_stop)
+            ),
             partial(make_candidate, space, input_shape),
             budget=cfg.search.max_candidates,
             parallelism=cfg.search.parallelism,
             on_submit=on_submit,
             on_result=on_result,
+            replay=opened.replay,
             ordered=getattr(strategy, "uses_feedback", True),
+            score=objective.objective,
         )
     except BaseException:
         tracker.finish_search({"interrupted": 1}, failed=True)
         raise
     finally:
+        progress.close()
         if trainer is not None:
             trainer.close()
 
-    summary = summarize(results, time.perf_counter() - started, space_size)
+    best = objective.winner(results)
+    summary = summarize(results, time.perf_counter() - started, space_size, best) | objective.summary(results, best)
     write_json(METRICS_DIR / "search.json", summary)
+    write_plot_data(results, objective.objective, METRICS_DIR / "candidates.csv")
     write_json(ARTIFACTS_DIR / "search_results.json", [r.to_dict() | {"summary": None} for r in results])
-    best = best_result(results)
     if best is None:
         (ARTIFACTS_DIR / "best_architecture.json").unlink(missing_ok=True)
         tracker.finish_search(summary, failed=True)
@@ -224,6 +267,9 @@ def search_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_D
         summary["failed"],
         summary["candidates"],
     )
+    data = SearchData(parent_id, cfg.search.strategy, results, objective.objective, summary)
+    data.input_shape, data.num_classes = input_shape, manifest["num_classes"]
+    report_after_search(tracker.client, tracker.experiment_id, data, logger)  # never fails the search
     return summary
 
 
@@ -241,13 +287,18 @@ def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id:
     }
 
 
-def run_search_stage(params_path: str = "params.yaml") -> dict[str, Any]:
+def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, fresh: bool = False) -> dict[str, Any]:
     """The search flow on the task runner that params.yaml asks for."""
     cfg = load_params(params_path)
+    if cfg.search.estimation in WEIGHT_SHARING:  # one-shot and DARTS have their own flows
+        from flows.weight_sharing import run_weight_sharing_stage
+
+        return run_weight_sharing_stage(cfg, params_path, scheduled=scheduled)
     runner_flow = search_flow.with_options(task_runner=make_task_runner(cfg.search))
-    summary: dict[str, Any] = runner_flow(params_path=params_path)
+    with prefect_api_for_workers(cfg.search):  # Dask workers must report to this flow's Prefect API
+        summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled, fresh=fresh)
     return summary
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage(run_search_stage, __doc__ or "", preflight=search_preflight))
+    sys.exit(run_stage(run_search_stage, __doc__ or "", preflight=search_preflight, flags={"fresh": FRESH_HELP}))

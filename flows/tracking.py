@@ -10,7 +10,8 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from mlflow import MlflowClient
@@ -23,13 +24,18 @@ from nas_core.results import CandidateResult
 from nas_core.search_loop import Candidate
 
 PARENT_TAG = "mlflow.parentRunId"
+SAMPLE_TAG = "nas.sample"  # the strategy's proposal as JSON, read back when a killed search resumes
+SAMPLE_ARTIFACT = "sample.json"  # where a sample too long for a tag goes instead
+SAMPLE_TAG_LIMIT = 7000  # MLflow keeps tag values up to 8000 characters
 SECRET_WORDS = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential", re.IGNORECASE)
 
 
 class Tracker(Protocol):
     """What the search needs from a tracking backend."""
 
-    def start_search(self, config: Mapping[str, Any], dataset_hash: str, strategy: str) -> str: ...
+    def start_search(
+        self, config: Mapping[str, Any], dataset_hash: str, strategy: str, trigger: str = "manual"
+    ) -> str: ...
 
     def start_candidate(self, candidate: Candidate) -> str: ...
 
@@ -63,6 +69,15 @@ def redact(flat: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def absolute_tracking_uri(uri: str) -> str:
+    """`sqlite:///mlflow.db` means the file in the working directory *now*: pin it, since MLflow
+    caches one database engine per URI string for the life of the process."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and ":memory:" not in uri:
+        return prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
@@ -79,8 +94,8 @@ class MlflowTracker:
     """One parent run per search, one child run per candidate, in one experiment."""
 
     def __init__(self, uri: str, experiment: str) -> None:
-        self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
+        self.uri = absolute_tracking_uri(uri)
+        self.client = MlflowClient(tracking_uri=self.uri)
         self.experiment_id = self._ensure_experiment(experiment)
         self.parent_run_id: str | None = None
 
@@ -102,14 +117,32 @@ class MlflowTracker:
                 f"tracking.uri: cannot reach MLflow at {self.uri}: {type(error).__name__}: {error}"
             ) from None
 
-    def start_search(self, config: Mapping[str, Any], dataset_hash: str, strategy: str) -> str:
+    def start_search(
+        self,
+        config: Mapping[str, Any],
+        dataset_hash: str,
+        strategy: str,
+        trigger: str = "manual",
+        extra_tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """The parent run; `trigger` ("manual" or "scheduled") tells nightly searches from hand-started ones."""
         tags = {"nas.kind": "search", "nas.strategy": strategy, "nas.dataset_hash": dataset_hash}
+        tags["nas.trigger"] = trigger
         tags["mlflow.source.git.commit"] = git_commit()
+        tags |= dict(extra_tags or {})  # set at creation, so a kill cannot leave a parent without them
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=f"search-{strategy}")
         self.parent_run_id = run.info.run_id
         params = redact(flatten(config)) | {"dataset_hash": dataset_hash}
         self._log_params(self.parent_run_id, params)
         return self.parent_run_id
+
+    def resume_search(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Log into an earlier, unfinished parent run again (flows/resume.py decides which)."""
+        self.parent_run_id = run_id
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        if self.client.get_run(run_id).info.status != "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")
+        self.client.log_batch(run_id, metrics=[Metric("interrupted", 0.0, _now_ms(), 0)])
 
     def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         items = [Param(k, json.dumps(v) if isinstance(v, list | dict) else str(v)) for k, v in params.items()]
@@ -124,7 +157,12 @@ class MlflowTracker:
             "nas.candidate_index": str(candidate.index),
             "nas.status": "RUNNING",
         }
+        sample = json.dumps(candidate.sample, default=str)
+        if len(sample) <= SAMPLE_TAG_LIMIT:
+            tags[SAMPLE_TAG] = sample
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=f"candidate-{candidate.index:03d}")
+        if SAMPLE_TAG not in tags:
+            self.client.log_dict(run.info.run_id, candidate.sample, SAMPLE_ARTIFACT)
         self._log_params(run.info.run_id, candidate.architecture)
         return str(run.info.run_id)
 
@@ -142,6 +180,10 @@ class MlflowTracker:
         tags = [RunTag("nas.status", result.status)]
         if result.error:
             tags.append(RunTag("nas.error", result.error[:5000]))
+        if result.stopped_early:
+            tags.append(RunTag("nas.stopped_early", "true"))
+        if result.rung is not None:
+            tags.append(RunTag("nas.rung", str(result.rung)))
         for start in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[start : start + 1000], tags=tags if start == 0 else [])
         if not metrics:
@@ -163,3 +205,38 @@ class MlflowTracker:
         self.client.log_dict(self.parent_run_id, dict(summary), "search_summary.json")
         status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
         self.client.set_terminated(self.parent_run_id, status=status)
+
+    # Cheaper estimation: rungs of a multi-fidelity search, and the supernet runs of one-shot / DARTS.
+
+    def log_rung(self, run_ids: Mapping[int, str], candidate: Candidate, result: CandidateResult, rung: Any) -> None:
+        """A candidate reached a rung: its val accuracy there, at step = epochs trained (the fidelity).
+
+        The child run stays open across rungs; `finish_candidate` logs the joined curve at the end.
+        """
+        run_id, step, stamp = run_ids[candidate.index], result.epochs_run, _now_ms()
+        metrics = [Metric("rung", float(rung.index), stamp, step)]
+        if result.val_accuracy is not None:
+            metrics.append(Metric("rung_val_accuracy", float(result.val_accuracy), stamp, step))
+        self.client.log_batch(run_id, metrics=metrics, tags=[RunTag("nas.rung", str(rung.index))])
+
+    def start_child(self, name: str, kind: str, params: Mapping[str, Any]) -> str:
+        """A child run of the search for something that is not a candidate (a supernet, say)."""
+        tags = {PARENT_TAG: self.parent_run_id or "", "nas.kind": kind}
+        run_id = str(self.client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id)
+        self._log_params(run_id, params)
+        return run_id
+
+    def log_series(self, run_id: str, series: Mapping[str, Sequence[float]], first_step: int = 1) -> None:
+        """Metrics per step (epochs), so the MLflow UI draws them as curves."""
+        stamp = _now_ms()
+        metrics = [
+            Metric(name, float(v), stamp, step)
+            for name, values in series.items()
+            for step, v in enumerate(values, start=first_step)
+            if v == v
+        ]
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[start : start + 1000])
+
+    def end_child(self, run_id: str, ok: bool = True) -> None:
+        self.client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED))

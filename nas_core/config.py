@@ -13,6 +13,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nas_core.errors import NasError
+from nas_core.estimation.config import (
+    MULTI_FIDELITY,
+    DartsConfig,
+    Estimation,
+    HyperbandConfig,
+    MedianStopConfig,
+    OneShotConfig,
+)
 
 DatasetSource = Literal["digits", "npz", "image_folder", "mnist", "keras:mnist", "keras:fashion_mnist", "keras:cifar10"]
 Activation = Literal["relu", "elu", "gelu", "swish", "tanh"]
@@ -42,6 +50,15 @@ class DataConfig(_Section):
     test_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
     limit: int | None = Field(default=None, gt=0, description="keep at most this many examples")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> DataConfig:
+        if self.val_fraction + self.test_fraction > 0.6:
+            raise ValueError(
+                f"val_fraction + test_fraction is {self.val_fraction + self.test_fraction:.2f}; "
+                "keep it at most 0.6 so that training keeps most of the data"
+            )
+        return self
 
     @model_validator(mode="after")
     def _path_when_needed(self) -> DataConfig:
@@ -102,7 +119,20 @@ class SearchConfig(_Section):
     dask_address: str | None = None
     seed: int = 0
     recycle_after: int = Field(default=10, gt=0, description="restart a worker process after this many candidates")
+    resume: bool = Field(default=True, description="continue an unfinished (killed) run of the same search")
     strategy_options: dict[str, Any] = Field(default_factory=dict)
+    # Cheaper performance estimation (README "Cheaper performance estimation"):
+    estimation: Estimation = "full"
+    median_stop: MedianStopConfig = Field(default_factory=MedianStopConfig)
+    hyperband: HyperbandConfig = Field(default_factory=HyperbandConfig)
+    oneshot: OneShotConfig = Field(default_factory=OneShotConfig)
+    darts: DartsConfig = Field(default_factory=DartsConfig)
+    # Multi-objective search (README "Multi-objective search"):
+    objective: Literal["accuracy", "accuracy_params", "accuracy_latency"] = "accuracy"
+    objective_weight: float = Field(default=0.07, ge=0.0, description="how hard the cost pulls the score down")
+    objective_target: float | None = Field(default=None, gt=0.0, description="params or ms where score = accuracy")
+    latency_batch: int = Field(default=32, gt=0, description="examples per timed prediction (accuracy_latency)")
+    max_params: int | None = Field(default=None, gt=0, description="never train a candidate with more parameters")
 
     @field_validator("parallelism")
     @classmethod
@@ -163,6 +193,17 @@ class NasConfig(_Section):
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    @model_validator(mode="after")
+    def _fidelity_range(self) -> NasConfig:
+        schedule = self.search.hyperband
+        max_epochs = schedule.max_epochs or self.train.epochs
+        if self.search.estimation in MULTI_FIDELITY and max_epochs <= schedule.min_epochs:
+            raise ValueError(
+                f"search.hyperband.min_epochs ({schedule.min_epochs}) must be below max_epochs "
+                f"({max_epochs}; null means train.epochs)"
+            )
+        return self
 
 
 def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:

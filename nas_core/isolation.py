@@ -31,18 +31,47 @@ class TrainRequest:
     data_dir: str
     settings: Any  # nas_core.training.TrainSettings (kept loose so this module imports no Keras)
     seed: int
+    median_stop: Any = None  # nas_core.estimation.median_stop.MedianStopRule, with the earlier curves
+    initial_epoch: int = 0  # multi-fidelity: resume `resume_from` at this epoch, save to `save_to`
+    resume_from: str | None = None
+    save_to: str | None = None
 
 
 _DATA_CACHE: dict[str, Any] = {}
+# A process without our pool initializer (a Dask worker) reads its TF thread count from here.
+TF_THREADS_ENV = "NAS_TF_THREADS"
+_threads_lock = threading.Lock()
+_threads_configured = False
 
 
 def _configure_worker(threads: int) -> None:
     """Runs first in every worker: quiet logs and TF thread counts, before TF's first op."""
+    global _threads_configured
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    _threads_configured = True
+
+
+def _configure_from_env() -> None:
+    """Once per process, before its first training: size TF's threads from NAS_TF_THREADS when it is set.
+
+    Pool workers were configured by their initializer already; a Dask worker was not, and without
+    this two single-threaded Dask workers would each start a TF pool as large as the machine.
+    """
+    global _threads_configured
+    with _threads_lock:
+        if _threads_configured:
+            return
+        _threads_configured = True
+        value = os.environ.get(TF_THREADS_ENV, "")
+        if value.isdigit() and int(value) > 0:
+            try:
+                _configure_worker(int(value))
+            except RuntimeError:
+                pass  # TF already ran an op in this process; its thread counts can no longer change
 
 
 def _load_arrays(data_dir: str) -> Any:
@@ -63,12 +92,27 @@ def train_request(request: TrainRequest) -> CandidateResult:
     """Train one candidate in this process (a pool worker, or a Dask worker)."""
     from nas_core.training import train_candidate
 
+    _configure_from_env()
     try:
         data = _load_arrays(request.data_dir)
     except Exception as error:
         return failed(request.key, request.architecture, f"could not load data: {error}", request.index)
+    callbacks: list[Any] = []
+    if request.median_stop is not None:
+        from nas_core.estimation.median_stop import MedianStopCallback
+
+        callbacks.append(MedianStopCallback(request.median_stop))
     return train_candidate(
-        request.architecture, data, request.settings, seed=request.seed, key=request.key, index=request.index
+        request.architecture,
+        data,
+        request.settings,
+        seed=request.seed,
+        key=request.key,
+        index=request.index,
+        callbacks=callbacks,
+        initial_epoch=request.initial_epoch,
+        resume_from=request.resume_from,
+        save_to=request.save_to,
     )
 
 
@@ -96,6 +140,12 @@ class IsolatedTrainer:
                     initargs=(threads_per_worker(self.parallelism),),
                 )
             return self._pool
+
+    def warm_up(self) -> None:
+        """Start the workers now (each imports TensorFlow), so that cost overlaps the search's own setup."""
+        pool = self._get_pool()
+        for _ in range(self.parallelism):
+            pool.submit(os.getpid)
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:

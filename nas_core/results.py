@@ -30,6 +30,9 @@ class CandidateResult:
     error: str | None = None
     summary: str | None = None
     index: int = -1
+    stopped_early: bool = False  # cut short on purpose (median stopping, not promoted by Hyperband): score counts as is
+    rung: int | None = None  # multi-fidelity: the last rung (0-based) the candidate reached
+    latency_ms: float | None = None  # median time to predict one batch (search.latency_batch), when measured
 
     @property
     def ok(self) -> bool:

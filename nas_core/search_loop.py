@@ -52,31 +52,43 @@ def run_search(
     on_result: Callable[[Candidate, CandidateResult], None] | None = None,
     replay: Sequence[tuple[Sample, CandidateResult]] = (),
     ordered: bool = True,
+    score: Callable[[CandidateResult], float | None] | None = None,
 ) -> list[CandidateResult]:
     """Run until `budget` candidates are recorded (or the strategy runs dry).
 
     `replay` holds results recovered from an earlier run: they are told to the strategy first
-    and count towards the budget, so a resumed search trains no candidate twice.
+    and count towards the budget, so a resumed search trains no candidate twice. `score` is what
+    the strategy is told for a result (default `result.score`, the val accuracy; see
+    `nas_core.objectives` for trade-offs against size or latency).
     """
+    score_of = score or (lambda result: result.score)
     results: list[CandidateResult] = []
     for sample, result in replay:
-        strategy.tell(sample, result.score)
+        strategy.tell(sample, score_of(result))
         results.append(result)
     next_index = len(results)
     done: dict[int, tuple[Candidate, CandidateResult]] = {}
     next_to_tell = next_index
     running = 0
 
+    unreported: list[tuple[Candidate, CandidateResult]] = []
+
     def finish(candidate: Candidate, result: CandidateResult) -> None:
         nonlocal next_to_tell
-        if on_result is not None:
-            on_result(candidate, result)
         results.append(result)
+        unreported.append((candidate, result))
         done[candidate.index] = (candidate, result)
         while next_to_tell in done:  # tell in submission order: same seed, same sequence
             told, told_result = done.pop(next_to_tell)
-            strategy.tell(told.sample, told_result.score)
+            strategy.tell(told.sample, score_of(told_result))
             next_to_tell += 1
+
+    def report() -> None:
+        """Tracking runs after the free slots are refilled, so it overlaps training instead of delaying it."""
+        while unreported:
+            candidate, result = unreported.pop(0)
+            if on_result is not None:
+                on_result(candidate, result)
 
     def slot_free() -> bool:
         return not ordered or next_index - next_to_tell < parallelism
@@ -96,6 +108,7 @@ def run_search(
                 continue
             evaluator.submit(candidate)
             running += 1
+        report()
         if running == 0:
             break  # budget spent, or the strategy is dry with nothing left to learn from
         candidate, result = evaluator.wait()

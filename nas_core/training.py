@@ -6,8 +6,9 @@ import gc
 import math
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -16,16 +17,7 @@ import numpy as np
 from nas_core.architecture import InfeasibleArchitecture
 from nas_core.builder import build_model, model_summary
 from nas_core.results import COMPLETED, CandidateResult, failed
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """The knobs of one training run (a plain copy of params.yaml `train`, picklable)."""
-
-    epochs: int = 20
-    patience: int = 3
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+from nas_core.train_settings import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -75,17 +67,29 @@ def train_candidate(
     seed: int,
     key: str = "",
     index: int = -1,
+    *,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    initial_epoch: int = 0,
+    resume_from: str | None = None,
+    save_to: str | None = None,
 ) -> CandidateResult:
     """Train `arch` with Adam and early stopping on val loss; return its record.
 
     Exceptions, impossible shapes and NaN losses come back as FAILED records with the reason.
+    Multi-fidelity training resumes: `resume_from` loads a saved model (weights and optimizer
+    state) and training goes on from `initial_epoch` up to `settings.epochs`; `save_to` saves
+    the model after training. A callback with a true `stopped_early` attribute (median stopping)
+    marks the result `stopped_early`; `epochs_run` counts every epoch, the resumed ones included.
     """
     start = time.perf_counter()
     arch = dict(arch)
     try:
         keras.utils.set_random_seed(seed)
-        model = build_model(arch, data.input_shape, data.num_classes)
-        compile_model(model, settings.learning_rate)
+        if resume_from:
+            model = keras.models.load_model(resume_from)
+        else:
+            model = build_model(arch, data.input_shape, data.num_classes)
+            compile_model(model, settings.learning_rate)
         params = int(model.count_params())
         summary = model_summary(model)
         guard = _NanGuard()
@@ -98,10 +102,12 @@ def train_candidate(
             validation_data=(data.x_val, data.y_val),
             epochs=settings.epochs,
             batch_size=settings.batch_size,
-            callbacks=[guard, stopper],
+            callbacks=[guard, stopper, *callbacks],
+            initial_epoch=initial_epoch,
             verbose=0,
         )
         history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+        epochs_run = initial_epoch + len(history.get("loss", []))
         seconds = time.perf_counter() - start
         if guard.bad_epoch is not None:
             return failed(
@@ -112,9 +118,12 @@ def train_candidate(
                 params=params,
                 history=history,
                 train_seconds=seconds,
-                epochs_run=len(history.get("loss", [])),
+                epochs_run=epochs_run,
             )
         val_loss, val_accuracy = model.evaluate(data.x_val, data.y_val, batch_size=256, verbose=0)
+        if save_to:
+            Path(save_to).parent.mkdir(parents=True, exist_ok=True)
+            model.save(save_to)
         return CandidateResult(
             key=key,
             architecture=arch,
@@ -123,10 +132,12 @@ def train_candidate(
             val_loss=float(val_loss),
             params=params,
             train_seconds=seconds,
-            epochs_run=len(history.get("loss", [])),
+            epochs_run=epochs_run,
             history=history,
             summary=summary,
             index=index,
+            stopped_early=any(getattr(callback, "stopped_early", False) for callback in callbacks),
+            latency_ms=measure_latency(model, data.x_val, settings.latency_batch) if settings.latency_batch else None,
         )
     except InfeasibleArchitecture as error:
         return failed(key, arch, f"infeasible architecture: {error}", index)
@@ -136,6 +147,22 @@ def train_candidate(
     finally:
         keras.backend.clear_session()
         gc.collect()
+
+
+def measure_latency(model: keras.Model, x: np.ndarray, batch: int, repeats: int = 15) -> float:
+    """Median milliseconds to predict one batch of `batch` examples, after a warm-up call that traces.
+
+    The median of many calls resists the noise of a busy machine; parallel trainings still share
+    the cores, so compare latencies within one search rather than across machines.
+    """
+    inputs = np.resize(x, (batch, *x.shape[1:])).astype(x.dtype)  # repeats examples if val has fewer
+    model.predict_on_batch(inputs)
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        model.predict_on_batch(inputs)
+        times.append(time.perf_counter() - began)
+    return float(np.median(times) * 1000.0)
 
 
 def fit_final_model(

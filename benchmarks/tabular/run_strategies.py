@@ -22,14 +22,16 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from nas_core import SearchSpace, available_strategies, make_strategy
+from benchmarks.tabular.report import markdown, plot, write_section
+from nas_core import NasError, SearchSpace, available_strategies, make_strategy
 from nas_core.space import sample_key
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
-SECTION = "## Strategies on a tabular benchmark"
 BUDGETS = (25, 50, 100)
-SKIPPED = {"graph": "searches its own GraphSpace of layer graphs, which this table of fixed dimensions cannot score"}
+SKIPPED = {
+    "graph": "searches its own GraphSpace of layer graphs, which this table of fixed dimensions cannot score",
+    "fixed": "replays a given list of architectures (strategy_options.architectures): there is nothing to search",
+}
 
 
 class Table:
@@ -126,94 +128,6 @@ def summarise(table: Table, curves: dict[str, np.ndarray], seed: int = 0) -> dic
     return summary
 
 
-def plot(table: Table, curves: dict[str, np.ndarray], out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    queries = np.arange(1, next(iter(curves.values())).shape[1] + 1)
-    for name, curve in sorted(curves.items()):
-        regret = table.best_test - curve
-        mean, sem = regret.mean(axis=0), regret.std(axis=0, ddof=1) / np.sqrt(len(regret))
-        ax.plot(queries, mean, label=name, lw=2 if name == "random" else 1.5, ls="--" if name == "random" else "-")
-        ax.fill_between(queries, mean - sem, mean + sem, alpha=0.2)
-    floor = table.best_test - table.test_of_best_val
-    ax.axhline(floor, color="grey", lw=0.8, ls=":", label="floor: best-by-val of the whole table")
-    ax.set(xlabel="queries", ylabel="test regret (best test acc. − test acc. of pick)")
-    ax.set_title(f"Digits table ({len(table.rows)} architectures), mean ± s.e.m. over {len(curve)} seeds")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-
-
-def markdown(table: Table, summary: dict[str, Any], meta: dict[str, Any]) -> str:
-    """The BENCHMARKS.md section: setup, the numbers, and how to reproduce them."""
-    accs = sorted(row["test_accuracy"] for row in table.rows.values())
-    lines = [
-        SECTION,
-        "",
-        f"Table: every one of the {len(table.rows)} architectures of a small CNN/MLP space, trained on scikit-learn's "
-        f"digits ({table.metadata['training']['epochs']} epochs, seeds {table.metadata['training']['seeds']}, "
-        "mean accuracy over seeds; fixed stratified 60/20/20 split), made by "
-        f"`{table.metadata['command']}` in {table.metadata['wall_seconds'] / 60:.0f} min "
-        f"(`benchmarks/results/tabular_digits.json`). Test accuracy ranges from {accs[0]:.3f} to {accs[-1]:.3f} "
-        f"(median {np.median(accs):.3f}); the best-by-validation architecture scores {table.test_of_best_val:.4f} "
-        f"on test, so a perfect search on validation still has a regret of "
-        f"{table.best_test - table.test_of_best_val:.4f}.",
-        "",
-        f"Each strategy searches on validation accuracy with {meta['seeds']} seeds; we report the test accuracy of "
-        "its best-by-validation pick and the regret (best test accuracy in the table minus that). Δ is the "
-        "difference in mean test accuracy from random search, with a bootstrap 95% CI and a Welch t-test p-value.",
-        "",
-        "| strategy | queries | test acc. (mean ± std) | regret (mean ± std) | Δ vs random [95% CI] | p (Welch) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for name in sorted(summary, key=lambda n: (n != "random", n)):
-        for budget in BUDGETS:
-            e = summary[name][str(budget)]
-            delta, p = "—", "—"
-            if "diff_vs_random" in e:
-                lo, hi = e["diff_ci95"]
-                delta = f"{e['diff_vs_random']:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-                p = f"{e['welch_p']:.2g}"
-            lines.append(
-                f"| {name} | {budget} | {e['test_accuracy_mean']:.4f} ± {e['test_accuracy_std']:.4f} | "
-                f"{e['regret_mean']:.4f} ± {e['regret_std']:.4f} | {delta} | {p} |"
-            )
-    for name, why in SKIPPED.items():
-        lines.append(f"| {name} | — | not run: {why} | | | |")
-    lines += [
-        "",
-        "![Regret against queries](benchmarks/results/regret_vs_queries.png)",
-        "",
-        f"Options: defaults{'' if not meta['options'] else ' except ' + json.dumps(meta['options'])}. "
-        f"Reproduce with `{meta['command']}` (results: `benchmarks/results/strategies_tabular.json`).",
-        "",
-    ]
-    if NOTES:
-        lines += [NOTES.strip(), ""]
-    return "\n".join(lines)
-
-
-NOTES = ""
-
-
-def write_section(text: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace our section of BENCHMARKS.md (up to the next '## '), leaving other sections alone."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if end < 0 else "\n" + old[end + 1 :])
-    path.write_text(new.rstrip("\n") + "\n")
-
-
 def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
     """`strategy.option=value` pairs (values as JSON), for trying other defaults."""
     options: dict[str, dict[str, Any]] = {}
@@ -232,13 +146,26 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="*", default=None, help="default: every registered one but graph")
     parser.add_argument("--option", action="append", default=[], help="e.g. evolution.population_size=20")
     parser.add_argument("--no-write", action="store_true", help="print the summary only (for trying options)")
+    parser.add_argument("--from-results", action="store_true", help="redo the plot and section from the saved JSON")
     args = parser.parse_args()
+    if args.from_results:
+        saved = json.loads((RESULTS / "strategies_tabular.json").read_text())
+        table, curves = Table(args.table), {n: np.array(c) for n, c in saved["curves"].items()}
+        plot(table, curves, RESULTS / "regret_vs_queries.png")
+        write_section(markdown(table, summarise(table, curves), saved["metadata"]))
+        return
 
     names = args.strategies or [n for n in available_strategies() if n not in SKIPPED]
     if "random" not in names:
         names.insert(0, "random")
     options = parse_options(args.option)
     table = Table(args.table)
+    for name in list(names):  # a strategy added later that cannot run on a table with default options
+        try:
+            make_strategy(name, table.space, seed=0, **options.get(name, {}))
+        except NasError as error:
+            names.remove(name)
+            SKIPPED[name] = f"cannot run with these options: {error}"
     started = time.perf_counter()
     curves, seconds = run_all(args.table, names, args.seeds, max(BUDGETS), options, args.workers)
     summary = summarise(table, curves)
@@ -262,7 +189,7 @@ def main() -> None:
     out.write_text(json.dumps({"metadata": meta, "summary": summary, "curves": curves_json}) + "\n")
     plot(table, curves, RESULTS / "regret_vs_queries.png")
     write_section(markdown(table, summary, meta))
-    print(f"wrote {out}, {RESULTS / 'regret_vs_queries.png'} and {BENCHMARKS_MD}")
+    print(f"wrote {out}, {RESULTS / 'regret_vs_queries.png'} and BENCHMARKS.md")
 
 
 if __name__ == "__main__":

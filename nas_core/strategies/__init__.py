@@ -9,6 +9,7 @@ from nas_core.errors import NasError
 from nas_core.space import Sample, SearchSpace
 from nas_core.strategies import (
     evolution,  # noqa: F401  (registers "evolution")
+    fixed_list,  # noqa: F401  (registers "fixed")
     graph,  # noqa: F401  (registers "graph")
     grid,  # noqa: F401  (registers "grid")
     progressive,  # noqa: F401  (registers "progressive")

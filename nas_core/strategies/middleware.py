@@ -91,7 +91,9 @@ class Deduplicated(Wrapper):
     def ask(self, n: int = 1) -> list[Sample]:
         fresh: list[Sample] = []
         tries = 0
-        while len(fresh) < n and tries < self.max_tries:
+        # A resumed strategy may re-propose every sample it was told before: allow for that many repeats.
+        limit = self.max_tries + len(self.scores)
+        while len(fresh) < n and tries < limit:
             batch = self.inner.ask(n - len(fresh))
             if not batch:
                 break

@@ -53,7 +53,8 @@ class ProgressiveNarrowing(Strategy):
         self.min_observations = min_observations
         full = {d.name: list(d.choices) for d in space.dimensions}
         self.levels: list[dict[str, list[Any]]] = [full]  # allowed choices, widest first
-        self.history: list[tuple[Sample, float]] = []
+        # One entry per architecture (canonical key): a repeat told again is not new evidence.
+        self.history: dict[str, tuple[Sample, float]] = {}
         self.told_this_round = 0
 
     @property
@@ -72,7 +73,8 @@ class ProgressiveNarrowing(Strategy):
         return [sub.sample(self.rng) for _ in range(n)]
 
     def tell(self, sample: Sample, score: float) -> None:
-        self.history.append((self.space.complete(sample), float(score)))
+        canonical = self.space.canonical(sample)
+        self.history[sample_key(canonical)] = (canonical, float(score))
         self.told_this_round += 1
         if self.told_this_round >= self.round_size:
             self.told_this_round = 0
@@ -86,7 +88,7 @@ class ProgressiveNarrowing(Strategy):
             means: list[tuple[float, int]] = []
             keep_anyway: list[int] = []
             for i, choice in enumerate(choices):
-                scores = [s for x, s in self.history if self._uses(name, choice, x)]
+                scores = [s for x, s in self.history.values() if self._uses(name, choice, x)]
                 if len(scores) < self.min_observations:
                     keep_anyway.append(i)
                 else:
@@ -98,23 +100,22 @@ class ProgressiveNarrowing(Strategy):
         return new
 
     def _uses(self, name: str, choice: Any, sample: Sample) -> bool:
-        dim = self.space.dimension(name)
-        return self.space.is_active(name, sample) and dim.index(sample[name]) == dim.index(choice)
+        dim = self.space.dimension(name)  # `sample` is canonical: it holds exactly its active dimensions
+        return name in sample and dim.index(sample[name]) == dim.index(choice)
 
     def _exhausted(self) -> bool:
         """True when every architecture of the current subspace has a score already."""
         sub = self.subspace()
-        seen = {sample_key(sub.canonical(x)) for x, _ in self.history if sub.contains(self.space.canonical(x))}
-        return len(seen) >= sub.size()
+        return sum(1 for x, _ in self.history.values() if sub.contains(x)) >= sub.size()
 
     def _extra_state(self) -> dict[str, Any]:
         return {
             "levels": [dict(level) for level in self.levels],
-            "history": [[sample, score] for sample, score in self.history],
+            "history": [[sample, score] for sample, score in self.history.values()],
             "told_this_round": self.told_this_round,
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.levels = [{name: list(choices) for name, choices in level.items()} for level in state["levels"]]
-        self.history = [(dict(sample), float(score)) for sample, score in state["history"]]
+        self.history = {sample_key(sample): (dict(sample), float(score)) for sample, score in state["history"]}
         self.told_this_round = int(state["told_this_round"])

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import make_toy_space, toy_score
+from toy_problem import make_toy_space, toy_score
 
 from nas_core import available_strategies, make_strategy
 from nas_core.graph_space import GraphSpace
@@ -21,6 +21,19 @@ STEPS = 30
 def space_for(name: str) -> Any:
     """The graph strategy searches graphs; every other strategy searches the toy space."""
     return GraphSpace(max_nodes=4) if name == "graph" else make_toy_space()
+
+
+def options_for(name: str, space: Any) -> dict[str, Any]:
+    """The fixed strategy replays a given list: give it 40 distinct samples of the toy space."""
+    if name != "fixed":
+        return {}
+    import numpy as np
+
+    rng, found = np.random.default_rng(0), {}
+    while len(found) < 40:
+        sample = space.sample(rng)
+        found.setdefault(sample_key(space.canonical(sample)), sample)
+    return {"architectures": list(found.values())}
 
 
 def score_of(name: str, sample: dict[str, Any]) -> float:
@@ -45,25 +58,25 @@ def run(strategy: Wrapper, name: str, steps: int, start: int = 0) -> list[dict[s
 @pytest.mark.parametrize("name", available_strategies())
 def test_samples_are_valid_new_and_seeded(name: str) -> None:
     space = space_for(name)
-    samples = run(make_strategy(name, space, seed=3), name, STEPS)
+    samples = run(make_strategy(name, space, seed=3, **options_for(name, space)), name, STEPS)
 
     assert len(samples) == STEPS
     assert all(space.contains(s) for s in samples)
     keys = [sample_key(space.canonical(s)) for s in samples]
     assert len(set(keys)) == len(keys), "make_strategy must never propose an architecture twice"
-    assert run(make_strategy(name, space, seed=3), name, STEPS) == samples
-    if name != "grid":  # the grid's order is fixed by design
-        assert run(make_strategy(name, space, seed=4), name, STEPS) != samples
+    assert run(make_strategy(name, space, seed=3, **options_for(name, space)), name, STEPS) == samples
+    if name not in ("grid", "fixed"):  # their order is fixed by design
+        assert run(make_strategy(name, space, seed=4, **options_for(name, space)), name, STEPS) != samples
 
 
 @pytest.mark.parametrize("name", available_strategies())
 def test_state_dict_resumes_exactly(name: str) -> None:
     space = space_for(name)
-    original = make_strategy(name, space, seed=7)
+    original = make_strategy(name, space, seed=7, **options_for(name, space))
     run(original, name, 10)
     state = json.loads(json.dumps(original.state_dict()))  # resumable from a JSON file
 
-    resumed = make_strategy(name, space, seed=123)
+    resumed = make_strategy(name, space, seed=123, **options_for(name, space))
     resumed.load_state_dict(state)
 
     assert resumed.ask(3) == original.ask(3)
@@ -75,14 +88,14 @@ def test_strategies_other_than_reinforce_never_import_tensorflow() -> None:
     code = f"""
 import sys
 sys.path.insert(0, {str(__file__.rsplit("/", 1)[0])!r})
-from test_contract import run
-from conftest import make_toy_space
+from test_contract import options_for, run
+from toy_problem import make_toy_space
 from nas_core import available_strategies, make_strategy
 from nas_core.graph_space import GraphSpace
 for name in available_strategies():
     if name != "reinforce":
         space = GraphSpace() if name == "graph" else make_toy_space()
-        assert len(run(make_strategy(name, space, seed=0), name, 30)) == 30, name
+        assert len(run(make_strategy(name, space, seed=0, **options_for(name, space)), name, 30)) == 30, name
 assert "tensorflow" not in sys.modules and "keras" not in sys.modules, "TensorFlow was imported"
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import toy_score
+from toy_problem import toy_score
 
 from nas_core.space import SearchSpace
 from nas_core.strategies.evolution import RegularizedEvolution, mutate

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import toy_score
+from toy_problem import toy_score
 
 from nas_core import make_strategy
 from nas_core.space import SearchSpace, sample_key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,10 @@ CASES = [
     ({"train": {"epochs": -2}}, "train.epochs"),
     ({"data": {"source": "cifar100"}}, "data.source"),
     ({"search": {"strategy": "evolve-ish"}}, "search.strategy: unknown strategy 'evolve-ish'"),
+    ({"search": {"executor": "kubernetes"}}, "search.executor"),
+    ({"search": {"parallelism": (os.cpu_count() or 1) + 1}}, "search.parallelism: parallelism"),
+    ({"space": {"kernel_size": [3, 3]}}, "space.kernel_size: kernel_size has duplicate choices"),
+    ({"data": {"val_fraction": 0.45, "test_fraction": 0.45}}, "data: val_fraction + test_fraction"),
 ]
 
 
@@ -39,6 +44,23 @@ def test_bad_params_exit_2_with_one_line(
     assert expected in err
     assert err.count("\n") == 0 and "Traceback" not in err
     assert snapshot(workdir) == before  # no mlflow.db, no data, no artifacts
+
+
+def test_a_space_with_no_valid_architecture_stops_before_training(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prepared = workdir / "data" / "prepared"
+    prepared.mkdir(parents=True)
+    (prepared / "manifest.json").write_text(json.dumps({"input_shape": [8, 8, 1], "num_classes": 10}))
+    params = write_params(
+        workdir / "params.yaml", {"space": {"conv_blocks": [3], "kernel_size": [5], "padding": ["valid"]}}
+    )
+    before = snapshot(workdir)
+    code = run_stage(run_search_stage, "search", preflight=search_preflight, argv=["--params", str(params)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "space: no architecture in the space fits inputs of shape (8, 8, 1)" in err
+    assert snapshot(workdir) == before
 
 
 def test_missing_prepared_data_names_the_path(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,155 @@
+"""Overhead of the pipeline over a bare Keras loop, on the same candidates, measured in one run.
+
+    .venv/bin/python benchmarks/overhead.py --dataset digits --candidates 12 --epochs 10 --repeats 3
+    .venv/bin/python benchmarks/overhead.py --dataset mnist --limit 20000 --candidates 4 --epochs 3 --repeats 2
+
+Both sides train the same architectures with the same seeds, epochs, batch size and early
+stopping, one at a time (parallelism 1, TensorFlow free to use every core):
+- bare: one Python process that imports Keras and fits each model in a loop (no tracking);
+- ours: `python -m flows.search` with the `fixed` strategy: a Prefect flow, one Prefect task per
+  candidate, training in a worker process, every candidate logged to MLflow (SQLite) with its
+  curves, summary and learning-curve plot.
+Each side is timed from process start to exit, so imports, the Prefect server and worker
+start-up are all counted. Sides alternate; the ratio of medians is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sample_architectures(n: int, seed: int, input_shape: tuple[int, ...], space_cfg: dict[str, Any]) -> list[dict]:
+    from nas_core.architecture import cnn_search_space, prepare_architecture
+    from nas_core.config import SpaceConfig
+    from nas_core.space import sample_key
+
+    space = cnn_search_space(SpaceConfig(**space_cfg))
+    rng = np.random.default_rng(seed)
+    found: dict[str, dict] = {}
+    while len(found) < n:
+        try:
+            arch = prepare_architecture(space, space.sample(rng), input_shape)
+        except ValueError:
+            continue
+        found.setdefault(sample_key(arch), arch)
+    return list(found.values())
+
+
+def params_for(args: argparse.Namespace, archs: list[dict], space_cfg: dict[str, Any]) -> dict[str, Any]:
+    from nas_core.config import NasConfig
+
+    cfg = NasConfig().model_dump(mode="json")
+    cfg["data"] |= {"source": args.dataset, "limit": args.limit}
+    cfg["space"] |= space_cfg
+    cfg["search"] |= {
+        "strategy": "fixed",
+        "strategy_options": {"architectures": archs},
+        "max_candidates": len(archs),
+        "parallelism": 1,
+        "recycle_after": len(archs) + 1,
+        "seed": 0,
+    }
+    cfg["train"] |= {"epochs": args.epochs, "patience": args.epochs, "batch_size": args.batch_size}
+    return cfg
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    env = os.environ | {"PREFECT_HOME": str(cwd / ".prefect")}
+    env.pop("PREFECT_API_URL", None)  # like a user's first run: the flow starts its own Prefect server
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="digits", choices=["digits", "mnist"])
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--candidates", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="nas-overhead-"))
+    shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
+    space_cfg = {
+        "conv_blocks": [1, 2],
+        "filters": [16, 32],
+        "kernel_size": [3, 5],
+        "pooling": ["max", "none"],
+        "dense_layers": [0, 1],
+        "units": [64],
+        "batch_norm": [False],
+        "dropout": [0.0, 0.25],
+    }
+    (work / "params.yaml").write_text(yaml.safe_dump(params_for(args, [], space_cfg) | {"search": {}}))
+    subprocess.run(
+        [sys.executable, "-m", "flows.prepare"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        env=os.environ | {"PREFECT_HOME": str(work / ".prefect")},
+    )
+    manifest = json.loads((work / "data/prepared/manifest.json").read_text())
+    archs = sample_architectures(args.candidates, 0, tuple(manifest["input_shape"]), space_cfg)
+    (work / "params.yaml").write_text(yaml.safe_dump(params_for(args, archs, space_cfg), sort_keys=False))
+    (work / "archs.json").write_text(json.dumps(archs))
+
+    bare_cmd = [
+        sys.executable,
+        str(REPO / "benchmarks/bare_keras.py"),
+        "--archs",
+        "archs.json",
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+    ]
+    ours_cmd = [sys.executable, "-m", "flows.search"]
+    bare, ours = [], []
+    for repeat in range(args.repeats):
+        bare.append(timed(bare_cmd, work))
+        (work / "mlflow.db").unlink(missing_ok=True)
+        ours.append(timed(ours_cmd, work))
+        print(f"repeat {repeat + 1}: bare {bare[-1]:.1f}s, ours {ours[-1]:.1f}s", flush=True)
+    result = {
+        "dataset": args.dataset,
+        "limit": args.limit,
+        "candidates": len(archs),
+        "epochs": args.epochs,
+        "repeats": args.repeats,
+        "bare_seconds": bare,
+        "ours_seconds": ours,
+        "bare_median": statistics.median(bare),
+        "ours_median": statistics.median(ours),
+        "ratio_ours_over_bare": round(statistics.median(ours) / statistics.median(bare), 3),
+    }
+    print(json.dumps(result, indent=2))
+    out = args.out or REPO / f"benchmarks/results/overhead_{args.dataset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

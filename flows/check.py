@@ -1,0 +1,133 @@
+"""`nas check`: is params.yaml valid, does the space fit the data, and how much of it will really be trained?
+
+Counts are exact when the space is small enough to enumerate, and otherwise estimated from a
+uniform sample of its distinct architectures (each canonical architecture equally likely).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas_core.architecture import InfeasibleArchitecture, check_space_for_input, cnn_search_space, repair
+from nas_core.config import NasConfig
+from nas_core.param_count import count_params
+from nas_core.space import Sample, SearchSpace
+
+EXACT_LIMIT = 20_000  # enumerate spaces up to this size; sample the rest
+SAMPLES = 2_000
+
+
+@dataclass(frozen=True)
+class SpaceReport:
+    input_shape: tuple[int, ...]
+    num_classes: int
+    shape_source: str
+    size: int
+    examined: int
+    exact: bool
+    repaired: int
+    rejected: int
+    over_limit: int
+    smallest: int | None
+    largest: int | None
+
+    def share(self, count: int) -> str:
+        percent = 100.0 * count / max(1, self.examined)
+        return f"{count:,} ({percent:.1f}%)" if self.exact else f"about {percent:.1f}%"
+
+    def how_counted(self) -> str:
+        if self.exact:
+            return "all checked"
+        return f"counts below estimated from {self.examined:,} drawn uniformly"
+
+
+def data_shape(cfg: NasConfig, root: Path, prepared: Path = Path("data/prepared")) -> tuple[tuple[int, ...], int, str]:
+    """Input shape and class count: from the prepared manifest if there is one, else by loading the dataset."""
+    manifest_path = root / prepared / "manifest.json"
+    if manifest_path.is_file():
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        return tuple(int(d) for d in manifest["input_shape"]), int(manifest["num_classes"]), str(manifest_path)
+    from flows.datasets import load_dataset
+    from nas_core.data import as_images
+
+    x, y = load_dataset(cfg.data, root)
+    images = as_images(np.asarray(x))
+    shape = tuple(int(d) for d in images.shape[1:])
+    shape = (*shape, 1) if len(shape) == 2 else shape
+    return shape, len(np.unique(y)), f"data.source {cfg.data.source} (loaded)"
+
+
+def _parent_combos(space: SearchSpace) -> list[tuple[dict[str, Any], list[str], int]]:
+    """Each assignment of the condition parents, its active free dimensions, and how many architectures it holds."""
+    parents = sorted({c.parent for c in space.conditions})
+    combos = []
+    for values in itertools.product(*(space.dimension(p).choices for p in parents)):
+        assignment = dict(zip(parents, values, strict=True))
+        active = [
+            d.name
+            for d in space.dimensions
+            if d.name not in parents and space.is_active(d.name, assignment | {d.name: d.choices[0]})
+        ]
+        combos.append((assignment, active, int(np.prod([len(space.dimension(n).choices) for n in active]))))
+    return combos
+
+
+def enumerate_architectures(space: SearchSpace) -> Iterator[Sample]:
+    """Every distinct (canonical) architecture once."""
+    for assignment, active, _ in _parent_combos(space):
+        for values in itertools.product(*(space.dimension(n).choices for n in active)):
+            yield assignment | dict(zip(active, values, strict=True))
+
+
+def sample_architectures(space: SearchSpace, n: int, seed: int = 0) -> Iterator[Sample]:
+    """`n` architectures drawn uniformly from the distinct ones (not from raw samples, which favour small nets)."""
+    combos = _parent_combos(space)
+    weights = np.array([count for _, _, count in combos], dtype=float)
+    rng = np.random.default_rng(seed)
+    for pick in rng.choice(len(combos), size=n, p=weights / weights.sum()):
+        assignment, active, _ = combos[int(pick)]
+        yield assignment | {
+            name: space.dimension(name).choices[rng.integers(len(space.dimension(name).choices))] for name in active
+        }
+
+
+def check_space(cfg: NasConfig, input_shape: Sequence[int], num_classes: int, shape_source: str = "") -> SpaceReport:
+    """Raises `NasError` if nothing fits; otherwise counts repairs, rejections and (with max_params) oversize."""
+    space = cnn_search_space(cfg.space)
+    check_space_for_input(space, input_shape)
+    size = space.size()
+    exact = size <= EXACT_LIMIT
+    archs = enumerate_architectures(space) if exact else sample_architectures(space, SAMPLES, cfg.search.seed)
+    examined = repaired = rejected = over = 0
+    sizes: list[int] = []
+    for arch in archs:
+        examined += 1
+        try:
+            fixed = repair(arch, input_shape)
+        except InfeasibleArchitecture:
+            rejected += 1
+            continue
+        repaired += fixed != arch
+        params = count_params(fixed, input_shape, num_classes)
+        sizes.append(params)
+        over += cfg.search.max_params is not None and params > cfg.search.max_params
+    return SpaceReport(
+        tuple(int(d) for d in input_shape),
+        num_classes,
+        shape_source,
+        size,
+        examined,
+        exact,
+        repaired,
+        rejected,
+        over,
+        min(sizes) if sizes else None,
+        max(sizes) if sizes else None,
+    )

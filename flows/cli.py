@@ -1,0 +1,285 @@
+"""`nas`: the pipeline, its stages, reports, a space check and the MLflow UI from one command.
+
+Every command takes `--params PATH`. A problem the user can fix prints one red line on stderr
+and exits with code 2, without a traceback. Flow modules are imported inside the commands, so
+`nas --help` is instant and `--quiet` can set Prefect's log level before Prefect is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from flows.entry import user_error_in
+from flows.params import load_params
+from flows.progress import QUIET_ENV
+from nas_core.config import NasConfig
+
+app = typer.Typer(
+    name="nas",
+    help="Neural architecture search: run the pipeline or one stage, check the space, see reports and the MLflow UI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+Params = Annotated[
+    Path, typer.Option("--params", "-p", help="The params file to read (every key is documented in the README).")
+]
+Quiet = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No live display or progress lines: only the final summary and errors."),
+]
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] [red]{message}[/]", soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def set_quiet(quiet: bool) -> None:
+    """Quiet reaches the flows (also through `dvc repro`) as an environment variable."""
+    if quiet:
+        os.environ[QUIET_ENV] = "1"
+        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+        os.environ["MLFLOW_LOGGING_LEVEL"] = "WARNING"
+
+
+def run_user_step(step: Callable[[], Any]) -> Any:
+    """Run `step`; a `NasError` anywhere inside (Prefect may wrap it) becomes one red line and exit code 2."""
+    try:
+        return step()
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        user_error = user_error_in(error)
+        if user_error is None:
+            raise
+        fail(str(user_error))
+
+
+def read_config(params: Path) -> NasConfig:
+    return run_user_step(lambda: load_params(params))  # type: ignore[no-any-return]
+
+
+def run_stage_command(
+    params: Path, quiet: bool, load_stage: Callable[[], tuple[Callable[..., Any], Callable[[NasConfig], object] | None]]
+) -> Any:
+    """Validate, preflight, then run one stage flow in this process."""
+    set_quiet(quiet)
+    cfg = read_config(params)
+    stage, preflight = load_stage()
+
+    def step() -> Any:
+        if preflight is not None:
+            preflight(cfg)
+        return stage(params_path=str(params))
+
+    return run_user_step(step)
+
+
+@app.command()
+def prepare(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
+    """Stage 1: load, split and scale the dataset into data/prepared/."""
+
+    def load() -> tuple[Callable[..., Any], None]:
+        from flows.prepare import prepare_flow
+
+        return prepare_flow, None
+
+    info = run_stage_command(params, quiet, load)
+    out.print(f"prepared: input shape {tuple(info['input_shape'])}, {info['num_classes']} classes")
+
+
+@app.command()
+def search(
+    params: Params = DEFAULT_PARAMS,
+    quiet: Quiet = False,
+    fresh: Annotated[bool, typer.Option(help="Start a new search even if an unfinished one could be resumed.")] = False,
+) -> None:
+    """Stage 2: the search. Shows live progress on a terminal and writes a report at the end."""
+
+    def load() -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
+        from flows.search import run_search_stage, search_preflight
+
+        return (lambda params_path: run_search_stage(params_path=params_path, fresh=fresh)), search_preflight
+
+    summary = run_stage_command(params, quiet, load)
+    print_search_summary(summary)
+
+
+@app.command()
+def retrain(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
+    """Stage 3: retrain the winner on train+val, score it once on test, register it."""
+
+    def load() -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
+        from flows.retrain import retrain_flow, retrain_preflight
+
+        return retrain_flow, retrain_preflight
+
+    test = run_stage_command(params, quiet, load)
+    out.print(f"test accuracy {test['test_accuracy']:.4f}; model saved to models/winner.keras")
+
+
+@app.command()
+def run(
+    params: Params = DEFAULT_PARAMS,
+    quiet: Quiet = False,
+    direct: Annotated[
+        bool, typer.Option("--direct", help="Run the pipeline flow in this process instead of `dvc repro`.")
+    ] = False,
+) -> None:
+    """The whole pipeline: `dvc repro` (reruns only what changed), or the pipeline flow with --direct."""
+    set_quiet(quiet)
+    read_config(params)
+    if direct:
+
+        def load() -> tuple[Callable[..., Any], None]:
+            from flows.pipeline import pipeline_flow
+
+            return pipeline_flow, None
+
+        run_stage_command(params, quiet, load)
+    else:
+        if params.resolve() != DEFAULT_PARAMS.resolve():
+            fail(f"--params: dvc repro always reads params.yaml, not {params}; use --direct to run with {params}")
+        if shutil.which("dvc") is None:
+            fail("dvc not found on PATH: activate the project's .venv (make setup), or use --direct")
+        command = ["dvc", "repro", *(["--quiet"] if quiet else [])]
+        code = subprocess.run(command, check=False).returncode
+        if code != 0:
+            raise typer.Exit(2 if code == 255 else code)  # a stage's own error line is already on stderr
+    from flows import summary
+
+    summary.main()
+
+
+@app.command()
+def report(
+    params: Params = DEFAULT_PARAMS,
+    search_id: Annotated[
+        str | None, typer.Option("--search", help="The search's MLflow run id (default: the latest search).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where reports/<run id>/ goes.")] = Path("reports"),
+) -> None:
+    """(Re)build a search's report - HTML and PNGs in reports/<run id>/ - and attach it to its MLflow run."""
+    cfg = read_config(params)
+
+    def step() -> Path:
+        from flows.report import report_search
+        from flows.tracking import MlflowTracker
+
+        tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+        manifest_path = Path("data/prepared/manifest.json")
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+        return report_search(tracker.client, tracker.experiment_id, search_id, out_dir, manifest)
+
+    index = run_user_step(step)
+    out.print(f"report: {index}")
+
+
+@app.command()
+def check(params: Params = DEFAULT_PARAMS) -> None:
+    """Validate params.yaml and the search space against the data's input shape, without training anything."""
+    cfg = read_config(params)
+
+    def step() -> Any:
+        from flows.check import check_space, data_shape
+
+        shape, classes, source = data_shape(cfg, Path.cwd())
+        return check_space(cfg, shape, classes, source)
+
+    found = run_user_step(step)
+    out.print(f"[green]✓[/] {params} is valid")
+    out.print(
+        f"input shape {'×'.join(map(str, found.input_shape))}, {found.num_classes} classes ({found.shape_source})"
+    )
+    out.print(f"search space: {found.size:,} distinct architectures ({found.how_counted()})")
+    out.print(
+        f"shape rule: {found.share(found.repaired)} repaired (a pooling dropped), "
+        f"{found.share(found.rejected)} rejected (cannot be built: recorded FAILED, not trained)"
+    )
+    if found.smallest is not None:
+        out.print(f"model sizes: {found.smallest:,} to {found.largest:,} parameters")
+    if cfg.search.max_params is not None:
+        limit = cfg.search.max_params
+        out.print(f"search.max_params {limit:,}: {found.share(found.over_limit)} above it (skipped before training)")
+
+
+@app.command()
+def ui(
+    params: Params = DEFAULT_PARAMS,
+    host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless others must reach it.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port of the UI.")] = 5000,
+) -> None:
+    """The MLflow UI over the tracking store of params.yaml (default http://127.0.0.1:5000)."""
+    cfg = read_config(params)
+    uri = cfg.tracking.uri
+    if uri.startswith(("http://", "https://")):
+        out.print(f"tracking.uri is a server already: open {uri}")
+        return
+    mlflow = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
+    out.print(f"MLflow UI on http://{host}:{port} (Ctrl-C stops it)")
+    try:
+        code = subprocess.run(
+            [mlflow, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", "1"]
+        ).returncode
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+@app.command()
+def schedule(params: Params = DEFAULT_PARAMS) -> None:
+    """Serve the nightly search on schedule.cron (Prefect deployment); runs until stopped."""
+    read_config(params)
+    try:
+        from flows.schedule import serve_schedule
+    except ModuleNotFoundError as error:
+        if error.name != "flows.schedule":
+            raise
+        fail("nas schedule: flows/schedule.py is not installed in this checkout; update the project")
+    run_user_step(lambda: serve_schedule(str(params)))
+
+
+def print_search_summary(summary: dict[str, Any]) -> None:
+    """The final summary, printed even in quiet mode."""
+    best = summary.get("best_val_accuracy")
+    skipped = summary.get("skipped_over_max_params", 0)
+    out.print(
+        f"search: {summary.get('candidates', 0)} candidates, {summary.get('failed', 0)} failed"
+        + (f", {skipped} skipped over search.max_params" if skipped else "")
+        + (
+            f"; best val accuracy {best:.4f} (#{summary.get('best_candidate')}, "
+            f"{summary.get('best_params') or 0:,} params)"
+            if best is not None
+            else ""
+        )
+    )
+    winner = Path("artifacts/best_architecture.json")
+    if winner.is_file():
+        page = Path("reports") / json.loads(winner.read_text()).get("search_run_id", "") / "index.html"
+        if page.is_file():
+            out.print(f"report: {page}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

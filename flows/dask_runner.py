@@ -1,0 +1,86 @@
+"""Candidates on a Dask cluster (`search.executor: dask`), through prefect-dask's DaskTaskRunner.
+
+Each candidate's Prefect task runs inside a Dask worker process and trains right there
+(`nas_core.isolation.train_request`). Three things follow:
+- TensorFlow's thread pools: a worker sizes them from NAS_TF_THREADS before its first op. The local
+  cluster sets it to cores // workers; on your own cluster, set it where you start `dask worker`.
+- The Prefect API: workers report their task runs to it. Prefect's ephemeral API lives inside the
+  flow's process, and a worker that finds none would start its own, so with no PREFECT_API_URL the
+  flow's ephemeral server is started first and named to the workers. Workers on other machines
+  need a real server that they can reach.
+- The data: a request names the prepared data by its absolute path, which every worker must read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlparse
+
+from prefect.task_runners import TaskRunner
+
+from flows.prefect_server import configured_api_url
+from nas_core.config import SearchConfig
+from nas_core.errors import NasError
+from nas_core.isolation import TF_THREADS_ENV, threads_per_worker
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def local_cluster_kwargs(parallelism: int) -> dict[str, Any]:
+    """`parallelism` single-threaded worker processes, each with TensorFlow sized to its share of the cores."""
+    return {
+        "n_workers": parallelism,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": ":0",  # any free port: two searches at once must not fight over 8787
+        "env": {TF_THREADS_ENV: str(threads_per_worker(parallelism))},
+    }
+
+
+def dask_task_runner(cfg: SearchConfig) -> TaskRunner[Any]:
+    """The cluster at `search.dask_address`, or a local one of `search.parallelism` workers."""
+    from prefect_dask import DaskTaskRunner
+
+    if cfg.dask_address:
+        return DaskTaskRunner(address=cfg.dask_address)
+    return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(cfg.parallelism))
+
+
+def _host(url: str) -> str:
+    return urlparse(url if "://" in url else f"tcp://{url}").hostname or ""
+
+
+def check_workers_reach_api(cfg: SearchConfig, api_url: str | None) -> None:
+    """Workers elsewhere cannot report to a Prefect API on this machine's loopback address."""
+    if not cfg.dask_address or _host(cfg.dask_address) in LOOPBACK:
+        return
+    if api_url is None or _host(api_url) in LOOPBACK:
+        raise NasError(
+            f"search.dask_address: the Dask workers at {cfg.dask_address} cannot reach the Prefect API "
+            f"{'(none is configured)' if api_url is None else f'at {api_url}'}; start a server they can reach "
+            "(prefect server start --host 0.0.0.0) and set PREFECT_API_URL=http://<this host>:4200/api"
+        )
+
+
+@contextmanager
+def prefect_api_for_workers(cfg: SearchConfig) -> Iterator[None]:
+    """Around the search flow: make sure Dask workers report to the flow's own Prefect API."""
+    if cfg.executor != "dask":
+        yield
+        return
+    api_url = configured_api_url()
+    check_workers_reach_api(cfg, api_url)
+    if api_url is not None:
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
+
+    server = SubprocessASGIServer()  # the same instance Prefect's own ephemeral client would use
+    # A search is about to take minutes to hours: a busy machine may take longer than Prefect's
+    # 20 s default to start the API (its first start also creates the database).
+    server.start(timeout=max(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value(), 120))
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield

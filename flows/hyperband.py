@@ -1,0 +1,111 @@
+"""Successive halving and Hyperband inside the search flow (`search.estimation: successive_halving | hyperband`).
+
+Each rung job is one `train-candidate` Prefect task, trained in a recycled worker like any
+candidate. A candidate's rung saves its Keras model (weights and optimizer state) to
+artifacts/checkpoints/<key>.keras, and its next rung loads it and trains on from the epoch it
+reached (`initial_epoch`), so a promoted candidate never starts over. In MLflow each candidate
+keeps one child run across its rungs: `rung` and `rung_val_accuracy` are logged at step =
+epochs trained when a rung ends, the joined learning curve (steps = epochs) when the candidate
+is done, with tags `nas.rung` and, when it was not promoted to the last rung, `nas.stopped_early`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from prefect.futures import PrefectFuture
+
+from flows.search import ARTIFACTS_DIR, PrefectEvaluator, candidate_seed, train_candidate_task
+from nas_core.config import NasConfig
+from nas_core.estimation.hyperband import Rung, plan
+from nas_core.estimation.multifidelity import RungJob, run_multifidelity
+from nas_core.isolation import TrainRequest
+from nas_core.results import CandidateResult
+from nas_core.search_loop import AskTell, Candidate
+from nas_core.space import Sample
+
+CHECKPOINTS_DIR = ARTIFACTS_DIR / "checkpoints"
+
+
+class RungEvaluator:
+    """The driver's `FidelityEvaluator`: one Prefect task per rung job, resuming from the candidate's checkpoint."""
+
+    def __init__(self, inner: PrefectEvaluator, checkpoint_dir: Path = CHECKPOINTS_DIR) -> None:
+        self.inner = inner  # its trainer, data, settings and seed; its `wait` and failure handling
+        self.checkpoint_dir = checkpoint_dir.resolve()
+
+    def checkpoint(self, key: str) -> Path:
+        return self.checkpoint_dir / f"{key}.keras"
+
+    def submit(self, candidate: Candidate, job: RungJob) -> None:
+        path = str(self.checkpoint(candidate.key))
+        request = TrainRequest(
+            key=candidate.key,
+            index=candidate.index,
+            architecture=candidate.architecture,
+            data_dir=self.inner.data_dir,
+            settings=replace(self.inner.settings, epochs=job.epochs),
+            seed=candidate_seed(self.inner.seed, candidate.key),
+            initial_epoch=job.initial_epoch,
+            resume_from=path if job.resume else None,
+            save_to=None if job.final else path,
+        )
+        name = f"candidate-{candidate.index:03d}-{candidate.key}-rung{job.rung}"
+        future: PrefectFuture[CandidateResult] = train_candidate_task.with_options(task_run_name=name).submit(
+            request, self.inner.trainer
+        )
+        self.inner.pending[future] = candidate
+
+    def wait(self) -> tuple[Candidate, CandidateResult]:
+        return self.inner.wait()
+
+    def discard(self, key: str) -> None:
+        """A finished candidate's checkpoint is no longer needed (the winner is retrained from scratch)."""
+        self.checkpoint(key).unlink(missing_ok=True)
+
+
+def multifidelity_loop(
+    cfg: NasConfig, on_rung: Callable[[Candidate, CandidateResult, Rung], None]
+) -> Callable[..., list[CandidateResult]]:
+    """A drop-in for `run_search` in the search flow that runs the successive-halving / Hyperband plan.
+
+    Recovered results (`replay`, from an interrupted search) are told first and count towards
+    the budget; brackets that were cut short start again with new candidates.
+    """
+    schedule = cfg.search.hyperband
+    max_epochs = schedule.max_epochs or cfg.train.epochs
+
+    def loop(
+        strategy: AskTell,
+        evaluator: PrefectEvaluator,
+        make_candidate: Callable[[int, Sample], Candidate],
+        budget: int,
+        parallelism: int,
+        on_submit: Callable[[Candidate], None] | None = None,
+        on_result: Callable[[Candidate, CandidateResult], None] | None = None,
+        replay: Sequence[tuple[Sample, CandidateResult]] = (),
+        **_: Any,
+    ) -> list[CandidateResult]:
+        rungs = RungEvaluator(evaluator)
+        recovered = [result for _, result in replay]
+        for sample, result in replay:
+            strategy.tell(sample, result.score)
+        left = budget - len(recovered)
+        if left <= 0:
+            return recovered
+        brackets = plan(left, schedule.min_epochs, max_epochs, schedule.eta, cfg.search.estimation)
+
+        def finished(candidate: Candidate, result: CandidateResult) -> None:
+            rungs.discard(candidate.key)
+            if on_result is not None:
+                on_result(candidate, result)
+
+        new = run_multifidelity(
+            strategy, rungs, make_candidate, brackets, parallelism, on_submit, finished, on_rung, len(recovered)
+        )
+        return recovered + new
+
+    return loop

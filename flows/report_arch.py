@@ -1,0 +1,175 @@
+"""A drawing of the winning architecture: Keras' `plot_model` when Graphviz is installed, else our own.
+
+Our own drawing is matplotlib boxes and arrows, one box per layer group, with each residual
+skip drawn as an arc around its block (labelled when it needs a 1x1 projection), and the
+feature-map shape after each step when the input shape is known.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from nas_core.architecture import InfeasibleArchitecture, repair
+
+COLORS = {"input": "#d5d8dc", "conv": "#aed6f1", "pool": "#f9e79f", "dense": "#abebc6", "output": "#d7bde2"}
+BOX_HEIGHT, GAP = 0.8, 0.45
+
+
+@dataclass(frozen=True)
+class Box:
+    kind: str
+    text: str
+    skip: str | None = None  # label of a residual arc around this box
+
+
+def layer_boxes(arch: Mapping[str, Any], input_shape: Sequence[int] | None, num_classes: int | None) -> list[Box]:
+    """The architecture as a column of boxes, top to bottom, with shapes when `input_shape` is known."""
+    if input_shape is not None:
+        try:
+            arch = repair(arch, input_shape)
+        except InfeasibleArchitecture:
+            input_shape = None
+    shape = list(input_shape) if input_shape is not None else None
+    padding, activation = str(arch["padding"]), str(arch["activation"])
+
+    def dims() -> str:
+        return f"  →  {'×'.join(map(str, shape))}" if shape else ""
+
+    boxes = [Box("input", f"Input{dims()}")]
+    channels_in: int | None = int(shape[-1]) if shape else None
+    for i in range(int(arch["conv_blocks"])):
+        filters, kernel = int(arch[f"filters_{i}"]), int(arch[f"kernel_{i}"])
+        if shape and padding == "valid":
+            shape[0], shape[1] = shape[0] - kernel + 1, shape[1] - kernel + 1
+        if shape:
+            shape[-1] = filters
+        norm = " · BatchNorm" if arch["batch_norm"] else ""
+        skip = None
+        if arch[f"skip_{i}"]:
+            skip = "skip + 1×1 proj" if channels_in is not None and channels_in != filters else "skip"
+        channels_in = filters
+        boxes.append(
+            Box("conv", f"Conv {kernel}×{kernel}, {filters} filters ({padding}){norm} · {activation}{dims()}", skip)
+        )
+        pooling = arch[f"pool_{i}"]
+        if pooling != "none":
+            if shape:
+                shape[0], shape[1] = shape[0] // 2, shape[1] // 2
+            boxes.append(Box("pool", f"{'Max' if pooling == 'max' else 'Average'} pool 2×2{dims()}"))
+    if shape:
+        flat = 1
+        for d in shape:
+            flat *= int(d)
+        boxes.append(Box("dense", f"Flatten  →  {flat}"))
+    else:
+        boxes.append(Box("dense", "Flatten"))
+    dropout = float(arch["dropout"])
+    for j in range(int(arch["dense_layers"])):
+        extra = f" · dropout {dropout:g}" if dropout else ""
+        boxes.append(Box("dense", f"Dense {arch[f'units_{j}']} · {activation}{extra}"))
+    if dropout and not int(arch["dense_layers"]):
+        boxes.append(Box("dense", f"Dropout {dropout:g}"))
+    classes = f"{num_classes} " if num_classes else ""
+    boxes.append(Box("output", f"Dense {classes}· softmax"))
+    return boxes
+
+
+def architecture_figure(
+    arch: Mapping[str, Any], input_shape: Sequence[int] | None = None, num_classes: int | None = None, title: str = ""
+) -> Figure:
+    """Boxes and arrows, top to bottom; a skip is an arc on the left from a block's input to its output."""
+    boxes = layer_boxes(arch, input_shape, num_classes)
+    step = BOX_HEIGHT + GAP
+    height = len(boxes) * step
+    figure = Figure(figsize=(6.4, 0.55 * len(boxes) + 0.9), dpi=110)
+    axes = figure.subplots()
+    axes.set_xlim(0, 10)
+    axes.set_ylim(-0.2, height + 0.2)
+    axes.axis("off")
+    tops = []
+    for n, box in enumerate(boxes):
+        top = height - n * step
+        tops.append(top)
+        axes.add_patch(
+            FancyBboxPatch(
+                (2.0, top - BOX_HEIGHT),
+                7.6,
+                BOX_HEIGHT,
+                boxstyle="round,pad=0.02,rounding_size=0.15",
+                facecolor=COLORS[box.kind],
+                edgecolor="#566573",
+                linewidth=1.0,
+            )
+        )
+        axes.text(5.8, top - BOX_HEIGHT / 2, box.text, ha="center", va="center", fontsize=8)
+        if n:
+            axes.add_patch(
+                FancyArrowPatch(
+                    (5.8, tops[n - 1] - BOX_HEIGHT), (5.8, top), arrowstyle="-|>", mutation_scale=10, color="#566573"
+                )
+            )
+        if box.skip:
+            start, end = (2.0, top + GAP / 2), (2.0, top - BOX_HEIGHT - GAP / 2)
+            axes.add_patch(
+                FancyArrowPatch(
+                    start,
+                    end,
+                    connectionstyle="arc3,rad=0.6",
+                    arrowstyle="-|>",
+                    mutation_scale=10,
+                    color="#c0392b",
+                    linewidth=1.4,
+                )
+            )
+            axes.text(
+                0.05, top - BOX_HEIGHT / 2, box.skip.replace(" + ", "\n+ "), fontsize=7, color="#c0392b", va="center"
+            )
+    if title:
+        axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def graphviz_available() -> bool:
+    if shutil.which("dot") is None:
+        return False
+    try:
+        import pydot  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def draw_architecture(
+    arch: Mapping[str, Any],
+    path: Path,
+    input_shape: Sequence[int] | None,
+    num_classes: int | None,
+    title: str = "",
+    use_graphviz: bool | None = None,
+) -> str:
+    """Write the drawing to `path` (PNG); returns which drawer made it: "graphviz" or "matplotlib"."""
+    if use_graphviz is None:
+        use_graphviz = graphviz_available() and input_shape is not None and num_classes is not None
+    if use_graphviz and input_shape is not None and num_classes is not None:
+        import keras
+
+        from nas_core.builder import build_model
+
+        try:
+            model = build_model(arch, input_shape, num_classes)
+            keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_activations=True, dpi=70)
+            return "graphviz"
+        except Exception:  # Graphviz present but broken: our own drawing still tells the story
+            pass
+        finally:
+            keras.backend.clear_session()
+    architecture_figure(arch, input_shape, num_classes, title).savefig(path)
+    return "matplotlib"

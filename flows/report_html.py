@@ -1,0 +1,138 @@
+"""The search report as one static HTML page that shows the PNGs next to it (no scripts, no network)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nas_core.architecture import describe
+from nas_core.objectives import Objective
+from nas_core.pareto import ParetoPoint
+from nas_core.results import CandidateResult
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1100px;
+       color: #222; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin-bottom: 0.2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.sub { color: #666; margin-top: 0; }
+.cards { display: flex; flex-wrap: wrap; gap: 0.8rem; margin: 1rem 0; }
+.card { background: #f4f6f8; border-radius: 8px; padding: 0.6rem 1rem; min-width: 8rem; }
+.card b { display: block; font-size: 1.25rem; } .card span { color: #666; font-size: 0.8rem; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.grid img, .wide img { width: 100%; border: 1px solid #ddd; border-radius: 6px; }
+.arch { max-width: 560px; }
+table { border-collapse: collapse; font-size: 0.85rem; width: 100%; }
+th, td { text-align: left; padding: 0.25rem 0.6rem; border-bottom: 1px solid #e5e5e5; }
+th { background: #f4f6f8; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.win td { background: #fff4e0; font-weight: 600; } code { font-size: 0.8rem; }
+"""
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.{digits}f}"
+    return f"{int(value):,}"
+
+
+def _card(label: str, value: str) -> str:
+    return f'<div class="card"><b>{html.escape(value)}</b><span>{html.escape(label)}</span></div>'
+
+
+def _figure(files: Mapping[str, str], name: str, alt: str, css: str = "") -> str:
+    if name not in files:
+        return ""
+    return f'<figure class="{css}"><img src="{html.escape(files[name])}" alt="{html.escape(alt)}"></figure>'
+
+
+def candidate_table(
+    results: Sequence[CandidateResult], objective: Objective, winner: CandidateResult | None, limit: int = 10
+) -> str:
+    ranked = sorted((r for r in results if objective(r) is not None), key=lambda r: (-(objective(r) or 0.0), r.params))
+    latency = any(r.latency_ms is not None for r in results)
+    head = "<tr><th>#</th><th>val accuracy</th><th>params</th>"
+    head += "<th>latency ms</th>" if latency else ""
+    head += "<th>score</th><th>epochs</th><th>train s</th><th>architecture</th></tr>"
+    rows = []
+    for r in ranked[:limit]:
+        css = ' class="win"' if winner is not None and r.index == winner.index else ""
+        cells = [
+            f"<td>{r.index}</td>",
+            f'<td class="num">{_num(r.val_accuracy)}</td>',
+            f'<td class="num">{_num(r.params)}</td>',
+        ]
+        if latency:
+            cells.append(f'<td class="num">{_num(r.latency_ms, 2)}</td>')
+        cells += [
+            f'<td class="num">{_num(objective(r))}</td>',
+            f'<td class="num">{r.epochs_run}</td>',
+            f'<td class="num">{r.train_seconds:.1f}</td>',
+            f"<td><code>{html.escape(describe(r.architecture))}</code></td>",
+        ]
+        rows.append(f"<tr{css}>{''.join(cells)}</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def front_table(front: Sequence[ParetoPoint], results: Sequence[CandidateResult]) -> str:
+    by_index = {r.index: r for r in results}
+    rows = "".join(
+        f'<tr><td>{p.index}</td><td class="num">{_num(p.accuracy)}</td><td class="num">{_num(p.cost)}</td>'
+        f"<td><code>{html.escape(describe(by_index[p.index].architecture)) if p.index in by_index else ''}</code>"
+        "</td></tr>"
+        for p in front
+    )
+    return f"<table><tr><th>#</th><th>val accuracy</th><th>params</th><th>architecture</th></tr>{rows}</table>"
+
+
+def render_report(
+    *,
+    title: str,
+    subtitle: str,
+    summary: Mapping[str, Any],
+    results: Sequence[CandidateResult],
+    objective: Objective,
+    winner: CandidateResult | None,
+    front: Sequence[ParetoPoint],
+    files: Mapping[str, str],
+    drawer: str,
+) -> str:
+    """The page: headline numbers, the charts, the top candidates and the Pareto front."""
+    failed = sum(not r.ok for r in results)
+    cards = [
+        _card("candidates trained", str(len(results))),
+        _card("failed", str(failed)),
+        _card("skipped (over max_params)", _num(summary.get("skipped_over_max_params", 0))),
+        _card("best val accuracy", _num(winner.val_accuracy if winner else None)),
+        _card("winner's parameters", _num(winner.params if winner else None)),
+        _card("wall time", f"{float(summary.get('wall_seconds') or 0):.0f} s"),
+    ]
+    winner_line = "no candidate completed"
+    if winner is not None:
+        winner_line = f"candidate #{winner.index}: <code>{html.escape(describe(winner.architecture))}</code>"
+    drawn_by = "Keras plot_model (Graphviz)" if drawer == "graphviz" else "matplotlib (Graphviz not installed)"
+    sections = [
+        f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>",
+        f"<div class='cards'>{''.join(cards)}</div>",
+        f"<p><b>Objective:</b> {html.escape(objective.name)} (score = {html.escape(objective.describe())}). "
+        f"<b>Winner</b> (highest score among the trained candidates): {winner_line}</p>",
+        "<div class='grid'>",
+        _figure(files, "accuracy_by_candidate", "accuracy by candidate"),
+        _figure(files, "accuracy_vs_params", "accuracy against parameter count"),
+        _figure(files, "learning_curves", "learning curves of the top candidates"),
+        _figure(files, "strategy_comparison", "strategies compared"),
+        "</div>",
+        f"<h2>Best architecture</h2><p class='sub'>drawn with {drawn_by}</p>",
+        _figure(files, "best_architecture", "the best architecture", "arch"),
+        "<h2>Top candidates</h2>",
+        candidate_table(results, objective, winner),
+        "<h2>Pareto front: accuracy against parameters</h2>",
+        "<p class='sub'>Each is the most accurate candidate of its size or smaller.</p>",
+        front_table(front, results),
+    ]
+    body = "\n".join(s for s in sections if s)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )

@@ -1,0 +1,167 @@
+"""The search report's charts, as matplotlib `Figure` objects (no pyplot state, so threads are safe)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+
+from nas_core.architecture import describe
+from nas_core.pareto import ParetoPoint
+from nas_core.results import CandidateResult
+
+Score = Callable[[CandidateResult], float | None]
+OK_COLOR, FAIL_COLOR, BEST_COLOR, FRONT_COLOR = "#3b6ea8", "#c0392b", "#e67e22", "#27ae60"
+
+
+@dataclass(frozen=True)
+class SearchCurve:
+    """One search of the experiment for the strategy comparison: accuracy by candidate, in order."""
+
+    label: str
+    accuracies: list[float | None]  # None: a failed candidate (it still spent budget)
+
+
+def running_best(values: Sequence[float | None]) -> list[float | None]:
+    best: float | None = None
+    out: list[float | None] = []
+    for value in values:
+        if value is not None and (best is None or value > best):
+            best = value
+        out.append(best)
+    return out
+
+
+def integer_x(axes: Axes) -> None:
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def accuracy_by_candidate(results: Sequence[CandidateResult], winner: CandidateResult | None) -> Figure:
+    """Each candidate's val accuracy in the order it was proposed, with the running best."""
+    ordered = sorted(results, key=lambda r: r.index)
+    figure = Figure(figsize=(7, 3.6), dpi=110)
+    axes = figure.subplots()
+    ok = [r for r in ordered if r.score is not None]
+    axes.scatter(
+        [r.index for r in ok], [r.val_accuracy or 0.0 for r in ok], s=22, color=OK_COLOR, label="candidate", zorder=3
+    )
+    failures = [r for r in ordered if r.score is None]
+    if failures:
+        floor = min((r.val_accuracy or 0.0 for r in ok), default=0.0)
+        axes.scatter(
+            [r.index for r in failures], [floor] * len(failures), marker="x", color=FAIL_COLOR, label="failed", zorder=3
+        )
+    best = running_best([r.score for r in ordered])
+    points = [(r.index, b) for r, b in zip(ordered, best, strict=True) if b is not None]
+    if points:
+        xs, ys = zip(*points, strict=True)
+        axes.step(xs, ys, where="post", color=BEST_COLOR, label="best so far")
+    if winner is not None:
+        axes.scatter(
+            [winner.index], [winner.val_accuracy or 0.0], marker="*", s=220, color=BEST_COLOR, label="winner", zorder=4
+        )
+    integer_x(axes)
+    axes.set_xlabel("candidate (order proposed)")
+    axes.set_ylabel("val accuracy")
+    axes.set_title("Accuracy by candidate")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    return figure
+
+
+def accuracy_vs_params(
+    results: Sequence[CandidateResult], front: Sequence[ParetoPoint], winner: CandidateResult | None
+) -> Figure:
+    """Val accuracy against parameter count (log scale), with the Pareto front drawn as a staircase."""
+    figure = Figure(figsize=(7, 3.8), dpi=110)
+    axes = figure.subplots()
+    ok = [r for r in results if r.score is not None and r.params]
+    axes.scatter(
+        [r.params or 0 for r in ok],
+        [r.val_accuracy or 0.0 for r in ok],
+        s=22,
+        color=OK_COLOR,
+        label="candidate",
+        zorder=3,
+    )
+    if front:
+        xs = [p.cost for p in front]
+        ys = [p.accuracy for p in front]
+        axes.step(xs, ys, where="post", color=FRONT_COLOR, linewidth=1.8, label="Pareto front", zorder=2)
+        axes.scatter(xs, ys, s=60, facecolors="none", edgecolors=FRONT_COLOR, linewidths=1.5, zorder=4)
+        for point in front:
+            axes.annotate(
+                f"#{point.index}",
+                (point.cost, point.accuracy),
+                textcoords="offset points",
+                xytext=(4, -11),
+                fontsize=7,
+                color=FRONT_COLOR,
+            )
+    if winner is not None and winner.params:
+        axes.scatter(
+            [winner.params], [winner.val_accuracy or 0.0], marker="*", s=220, color=BEST_COLOR, label="winner", zorder=5
+        )
+    sizes = [r.params or 1 for r in ok]
+    log = bool(sizes) and max(sizes) >= 10 * min(sizes)  # a log axis over a narrow range only clutters the ticks
+    if log:
+        axes.set_xscale("log")
+        axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    axes.set_xlabel("parameters (log scale)" if log else "parameters")
+    axes.set_ylabel("val accuracy")
+    axes.set_title("Accuracy against size")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    return figure
+
+
+def learning_curves(results: Sequence[CandidateResult], score: Score, top: int = 5) -> Figure:
+    """Val accuracy (solid) and train accuracy (dotted) per epoch for the best `top` candidates."""
+    ranked = sorted((r for r in results if score(r) is not None and r.history), key=lambda r: -(score(r) or 0.0))
+    figure = Figure(figsize=(7, 3.8), dpi=110)
+    axes = figure.subplots()
+    colors = ["#3b6ea8", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d"]
+    for rank, result in enumerate(ranked[:top]):
+        color = colors[rank % len(colors)]
+        val = result.history.get("val_accuracy", [])
+        train = result.history.get("accuracy", [])
+        label = f"#{result.index} {describe(result.architecture)}"
+        axes.plot(range(1, len(val) + 1), val, "-", color=color, label=label[:60])
+        if train:
+            axes.plot(range(1, len(train) + 1), train, ":", color=color, alpha=0.7)
+    if not ranked:
+        axes.text(0.5, 0.5, "no learning curves recorded", ha="center", va="center", transform=axes.transAxes)
+    integer_x(axes)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("accuracy (val solid, train dotted)")
+    axes.set_title(f"Learning curves of the top {min(top, len(ranked))} candidates")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    return figure
+
+
+def strategy_comparison(curves: Sequence[SearchCurve]) -> Figure:
+    """Best val accuracy found against candidates spent, one line per search of the experiment."""
+    figure = Figure(figsize=(7, 3.8), dpi=110)
+    axes = figure.subplots()
+    for curve in curves:
+        best = running_best(curve.accuracies)
+        points = [(i + 1, b) for i, b in enumerate(best) if b is not None]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axes.step(xs, ys, where="post", label=curve.label, linewidth=1.6)
+    integer_x(axes)
+    axes.set_xlabel("candidates spent")
+    axes.set_ylabel("best val accuracy so far")
+    axes.set_title("Strategies compared")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    return figure

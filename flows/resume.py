@@ -1,0 +1,300 @@
+"""Resume a search that was killed: find its parent run in MLflow and read back its finished candidates.
+
+"The same search" is the same data, space, search, and train settings. Their hash is the
+parent run's `nas.resume_key` tag. On start, the latest parent run with that key that did not
+finish, and whose process is gone, is taken up again:
+- its finished child runs become `replay` for `run_search`, so they count towards the budget
+  and no candidate is trained twice;
+- its child runs that were still running are marked KILLED, and are trained again;
+- logging goes on into the same parent run, so MLflow shows one search.
+
+MLflow is the only checkpoint. A child run counts as finished once `set_terminated` has run,
+which is the last thing `finish_candidate` does. Resuming is never silent: a log line says what
+was recovered. `--fresh`, or `search.resume: false`, starts a new search instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import psutil
+from mlflow.entities import Run
+
+from flows.progress import SearchProgress
+from flows.tracking import PARENT_TAG, SAMPLE_ARTIFACT, SAMPLE_TAG, MlflowTracker
+from nas_core.config import NasConfig
+from nas_core.results import COMPLETED, FAILED, CandidateResult
+from nas_core.search_loop import Candidate
+from nas_core.space import Sample
+
+RESUME_TAG = "nas.resume_key"
+OWNER_TAG = "nas.owner"
+HEARTBEAT_TAG = "nas.heartbeat"
+KILLED = "KILLED"
+# Search keys that change how candidates run, not which ones are trained: changing them still resumes.
+EXECUTION_ONLY = ("resume", "executor", "dask_address", "recycle_after")
+HEARTBEAT_SECONDS = 30.0
+STALE_AFTER_SECONDS = 300.0  # a search on another host with no heartbeat for this long is taken as dead
+# Result fields logged as step-0 metrics by the tracker (val_accuracy, params, latency_ms, ...), by type.
+NUMBER_TYPES = ("float", "float | None", "int", "int | None")
+NUMBER_FIELDS = {f.name: str(f.type) for f in fields(CandidateResult) if f.type in NUMBER_TYPES and f.name != "index"}
+RESULT_FIELDS = {f.name for f in fields(CandidateResult)}
+
+MakeCandidate = Callable[[int, Sample], Candidate]
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+@dataclass(frozen=True)
+class OpenedSearch:
+    """The parent run to log into, and what an earlier, killed run of this search already recorded."""
+
+    parent_run_id: str
+    replay: list[tuple[Sample, CandidateResult]] = field(default_factory=list)
+    resumed: bool = False
+
+
+def resume_key(cfg: NasConfig, dataset_hash: str) -> str:
+    """The identity of a search: its data and the settings that decide which candidates get trained."""
+    search = {k: v for k, v in cfg.search.model_dump(mode="json").items() if k not in EXECUTION_ONLY}
+    identity = {
+        "version": 1,
+        "dataset_hash": dataset_hash,
+        "space": cfg.space.model_dump(mode="json"),
+        "search": search,
+        "train": cfg.train.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def owner_tag() -> str:
+    """Who runs a search: host, pid and process start time (so a reused pid is not mistaken for it)."""
+    me = psutil.Process()
+    return json.dumps({"host": socket.gethostname(), "pid": me.pid, "started": me.create_time()})
+
+
+def owner_alive(run: Run, now: float | None = None) -> bool:
+    """Is the process that owns this RUNNING parent run still there?
+
+    On this host the process table answers exactly. For another host the heartbeat tag does:
+    alive while it was refreshed within `STALE_AFTER_SECONDS`.
+    """
+    try:
+        owner = json.loads(run.data.tags.get(OWNER_TAG, ""))
+    except json.JSONDecodeError:
+        owner = None
+    if isinstance(owner, dict) and owner.get("host") == socket.gethostname():
+        try:
+            process = psutil.Process(int(owner["pid"]))
+            return abs(process.create_time() - float(owner["started"])) < 1.0
+        except (psutil.Error, KeyError, TypeError, ValueError):
+            return False
+    beat = run.data.tags.get(HEARTBEAT_TAG)
+    if beat is None:
+        return False
+    return (now or time.time()) - float(beat) < STALE_AFTER_SECONDS
+
+
+def resumable(run: Run) -> bool:
+    """Killed (still RUNNING, owner gone) or stopped by an exception (FAILED with `interrupted` = 1).
+
+    A search that failed because every candidate failed is finished, not interrupted.
+    """
+    status = run.info.status
+    if status == "RUNNING":
+        return not owner_alive(run)
+    if status == KILLED:
+        return True
+    return status == "FAILED" and run.data.metrics.get("interrupted") == 1.0
+
+
+def all_runs(tracker: MlflowTracker, filter_string: str, order_by: list[str] | None = None) -> list[Run]:
+    runs: list[Run] = []
+    token: str | None = None
+    while True:
+        page = tracker.client.search_runs(
+            [tracker.experiment_id], filter_string, max_results=1000, order_by=order_by, page_token=token
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def find_unfinished(tracker: MlflowTracker, key: str, logger: Logger) -> Run | None:
+    """The latest unfinished parent run of this search whose process is gone."""
+    query = f"tags.`{RESUME_TAG}` = '{key}' and tags.`nas.kind` = 'search' and attributes.status != 'FINISHED'"
+    for run in all_runs(tracker, query, ["attributes.start_time DESC"]):
+        if resumable(run):
+            return run
+        if run.info.status == "RUNNING":
+            logger.info(
+                "search %s with the same params is still running (%s); this one starts apart from it",
+                run.info.run_id,
+                run.data.tags.get(OWNER_TAG, "owner unknown"),
+            )
+    return None
+
+
+def read_sample(tracker: MlflowTracker, run: Run) -> Sample | None:
+    """The strategy's proposal as logged by `start_candidate` (a tag, or an artifact when long)."""
+    text = run.data.tags.get(SAMPLE_TAG)
+    try:
+        if text is None:
+            with tempfile.TemporaryDirectory() as folder:
+                text = Path(tracker.client.download_artifacts(run.info.run_id, SAMPLE_ARTIFACT, folder)).read_text()
+        return dict(json.loads(text))
+    except Exception:
+        return None
+
+
+def read_result(tracker: MlflowTracker, run: Run, candidate: Candidate) -> CandidateResult:
+    """A finished child run back as the `CandidateResult` that was logged (finals at step 0, epochs from 1)."""
+    finals: dict[str, Any] = {}
+    history: dict[str, list[float]] = {}
+    for name in run.data.metrics:
+        points = sorted(tracker.client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
+        for point in points:
+            if point.step == 0 and name in NUMBER_FIELDS:
+                finals[name] = int(point.value) if NUMBER_FIELDS[name].startswith("int") else point.value
+            elif point.step > 0:
+                history.setdefault(name, []).append(point.value)
+    extras: dict[str, Any] = {}  # fields of cheaper-estimation searches, when this version has them
+    if "stopped_early" in RESULT_FIELDS:
+        extras["stopped_early"] = run.data.tags.get("nas.stopped_early") == "true"
+    if "rung" in RESULT_FIELDS and "nas.rung" in run.data.tags:
+        extras["rung"] = int(run.data.tags["nas.rung"])
+    return CandidateResult(
+        key=candidate.key,
+        architecture=dict(candidate.architecture),
+        status=run.data.tags["nas.status"],
+        history=history,
+        error=run.data.tags.get("nas.error"),
+        index=candidate.index,
+        **(finals | extras),
+    )
+
+
+def recover(
+    tracker: MlflowTracker, parent_id: str, make_candidate: MakeCandidate, budget: int, logger: Logger
+) -> tuple[list[tuple[Sample, CandidateResult]], int]:
+    """Finished candidates of `parent_id` as replay (renumbered 0..n-1), and how many were marked KILLED."""
+    query = f"tags.`{PARENT_TAG}` = '{parent_id}' and tags.`nas.kind` = 'candidate'"
+    finished: list[Run] = []
+    killed = 0
+    for run in all_runs(tracker, query):
+        done = run.info.status in ("FINISHED", "FAILED") and run.data.tags.get("nas.status") in (COMPLETED, FAILED)
+        if done:
+            finished.append(run)
+        elif run.info.status == "RUNNING":  # its process died with the search: train it again
+            mark_killed(tracker, run)
+            killed += 1
+    finished.sort(key=lambda r: (int(r.data.tags.get("nas.candidate_index", "0")), r.info.start_time))
+    replay: list[tuple[Sample, CandidateResult]] = []
+    seen: set[str] = set()
+    for run in finished[:budget]:
+        sample = read_sample(tracker, run)
+        candidate = None if sample is None else make_candidate(len(replay), sample)
+        if sample is None or candidate is None or candidate.key != run.data.tags.get("nas.candidate_hash"):
+            logger.warning("candidate run %s cannot be replayed (no sample, or another architecture)", run.info.run_id)
+            continue
+        if candidate.key in seen:
+            continue  # recorded twice (cannot happen with this code): count it once
+        seen.add(candidate.key)
+        renumber(tracker, run, candidate.index)
+        replay.append((sample, read_result(tracker, run, candidate)))
+    return replay, killed
+
+
+def mark_killed(tracker: MlflowTracker, run: Run) -> None:
+    """A candidate that was training when its search died: closed as KILLED, and not counted."""
+    index = run.data.tags.get("nas.candidate_index", "")
+    tracker.client.set_tag(run.info.run_id, "nas.status", KILLED)
+    tracker.client.update_run(run.info.run_id, name=f"candidate-{index.zfill(3)}-killed")
+    tracker.client.set_terminated(run.info.run_id, status=KILLED)
+
+
+def renumber(tracker: MlflowTracker, run: Run, index: int) -> None:
+    """Indices stay 0..n-1 without gaps, so new candidates never share an index with a recovered one."""
+    if run.data.tags.get("nas.candidate_index") != str(index):
+        tracker.client.set_tag(run.info.run_id, "nas.candidate_index", str(index))
+        tracker.client.update_run(run.info.run_id, name=f"candidate-{index:03d}")
+
+
+def open_search(
+    tracker: MlflowTracker,
+    cfg: NasConfig,
+    dataset_hash: str,
+    make_candidate: MakeCandidate,
+    logger: Logger,
+    trigger: str = "manual",
+    fresh: bool = False,
+) -> OpenedSearch:
+    """Resume the unfinished run of this search if there is one (unless `fresh`), else start a new one."""
+    key = resume_key(cfg, dataset_hash)
+    previous = find_unfinished(tracker, key, logger)
+    if previous is not None and (fresh or not cfg.search.resume):
+        why = "--fresh" if fresh else "search.resume is false"
+        logger.info("starting a new search (%s); unfinished search %s is left as it is", why, previous.info.run_id)
+        previous = None
+    tags = {RESUME_TAG: key, OWNER_TAG: owner_tag()}
+    if previous is None:
+        parent_id = tracker.start_search(
+            cfg.model_dump(mode="json"), dataset_hash, cfg.search.strategy, trigger, extra_tags=tags
+        )
+        start_heartbeat(tracker, parent_id)
+        return OpenedSearch(parent_id)
+    parent_id = previous.info.run_id
+    tracker.resume_search(parent_id, tags)
+    start_heartbeat(tracker, parent_id)
+    budget = cfg.search.max_candidates
+    replay, killed = recover(tracker, parent_id, make_candidate, budget, logger)
+    logger.info(
+        "resumed search %s: %d of %d candidates recovered, %d interrupted one%s will be retrained; "
+        "run with --fresh (or search.resume: false) to start over",
+        parent_id,
+        len(replay),
+        budget,
+        killed,
+        "" if killed == 1 else "s",
+    )
+    return OpenedSearch(parent_id, replay, resumed=True)
+
+
+def count_recovered(progress: SearchProgress, replay: list[tuple[Sample, CandidateResult]]) -> None:
+    """Progress lines count recovered candidates as done ("[4/12]"), and know the best so far."""
+    score: Callable[[CandidateResult], float | None] = getattr(progress, "score", lambda r: r.score)
+    for _, result in replay:
+        progress.done += 1
+        value = score(result) if result.ok else None
+        if not result.ok:
+            progress.failed += 1
+        elif value is not None and (progress.best is None or value > (score(progress.best) or 0.0)):
+            progress.best = result
+
+
+def start_heartbeat(tracker: MlflowTracker, parent_id: str, every: float = HEARTBEAT_SECONDS) -> threading.Thread:
+    """Refresh the parent's heartbeat tag until the run ends, so another host can tell a live search from a dead one."""
+
+    def beat() -> None:
+        while True:
+            try:
+                if tracker.client.get_run(parent_id).info.status != "RUNNING":
+                    return
+                tracker.client.set_tag(parent_id, HEARTBEAT_TAG, f"{time.time():.0f}")
+            except Exception:
+                return  # the store is gone or busy for good: the pid check still covers this host
+            time.sleep(every)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{parent_id[:8]}", daemon=True)
+    thread.start()
+    return thread

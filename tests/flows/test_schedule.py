@@ -1,0 +1,142 @@
+"""The nightly deployment: built from params.yaml, served for real, one run triggered, and the champion rule."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+
+from flows.champion import Champion, is_better
+from flows.retrain import retrain_flow
+from flows.schedule import build_deployment, main
+from nas_core.config import validate_config
+from nas_core.errors import NasError
+from tests.conftest import write_params
+
+NIGHTLY = {
+    "schedule": {"cron": "30 3 * * 1-5", "timezone": "Europe/Paris"},
+    "search": {"max_candidates": 2},
+    "retrain": {"epochs": 6},
+}
+DEPLOYMENT = "nas-pipeline/nightly"
+
+
+def test_a_bad_cron_or_time_zone_names_its_key(tmp_path: Path) -> None:
+    with pytest.raises(NasError, match=r"schedule\.cron: '61 2 \* \* \*'"):
+        build_deployment(validate_config({"schedule": {"cron": "61 2 * * *"}}), "params.yaml")
+    with pytest.raises(NasError, match=r"schedule\.timezone: unknown time zone 'Mars/Olympus'"):
+        build_deployment(validate_config({"schedule": {"timezone": "Mars/Olympus"}}), "params.yaml")
+    bad = write_params(tmp_path / "params.yaml", {"schedule": {"cron": "every night"}})
+    assert main(["--params", str(bad)]) == 2  # refused before anything is served
+
+
+def test_only_a_strictly_better_accuracy_takes_the_title() -> None:
+    assert is_better(0.5, None)  # no champion yet
+    assert is_better(0.91, Champion("3", 0.90))
+    assert not is_better(0.90, Champion("3", 0.90))  # a tie keeps the current champion
+    assert not is_better(0.89, Champion("3", 0.90))
+    assert is_better(0.10, Champion("3", None))  # a hand-set champion with no recorded accuracy
+
+
+def wait_for_deployment(process: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                return client.read_deployment_by_name(DEPLOYMENT)
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"`python -m flows.schedule` did not serve the deployment:\n{log.read_text()[-3000:]}")
+                time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def nightly(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`python -m flows.schedule` served in a scratch directory, and one run of its deployment."""
+    root = tmp_path_factory.mktemp("nightly")
+    params = write_params(root / "params.yaml", NIGHTLY)
+    env = os.environ | {"PREFECT_API_URL": prefect_api, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.schedule", "--params", str(params)],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deployment = wait_for_deployment(process, log)
+        flow_run = run_deployment(DEPLOYMENT, timeout=300, poll_interval=2, as_subflow=False)
+        yield {"root": root, "deployment": deployment, "flow_run": flow_run, "log": log}
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_the_deployment_carries_the_cron_time_zone_and_parameters(nightly: dict[str, Any]) -> None:
+    deployment = nightly["deployment"]
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "30 3 * * 1-5"
+    assert schedule.schedule.timezone == "Europe/Paris"
+    assert schedule.active
+    assert deployment.parameters == {"params_path": str(nightly["root"] / "params.yaml"), "scheduled": True}
+    assert deployment.global_concurrency_limit is not None and deployment.global_concurrency_limit.limit == 1
+    assert set(deployment.tags) == {"nas", "nightly"}
+
+
+@pytest.mark.slow
+def test_a_run_of_the_deployment_completes_tagged_scheduled(nightly: dict[str, Any]) -> None:
+    flow_run, root = nightly["flow_run"], nightly["root"]
+    assert flow_run.state is not None and flow_run.state.is_completed(), (
+        f"{flow_run.state}\n{nightly['log'].read_text()[-3000:]}"
+    )
+    test = json.loads((root / "metrics/test.json").read_text())  # written where the schedule is served
+    assert test["champion"] is True and test["previous_champion_version"] is None
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("nas-test")
+    assert experiment is not None
+    (search,) = client.search_runs([experiment.experiment_id], filter_string="tags.`nas.kind` = 'search'")
+    assert search.data.tags["nas.trigger"] == "scheduled"
+    assert search.data.metrics["candidates"] == 2
+    assert client.get_model_version_by_alias("nas-test", "champion").version == 1
+
+
+@pytest.mark.slow
+def test_a_worse_retrain_is_registered_but_the_champion_stays(
+    nightly: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = nightly["root"]
+    monkeypatch.chdir(root)
+    first = json.loads((root / "metrics/test.json").read_text())
+    # The same winner, barely trained: one epoch at a learning rate too small to move the weights.
+    worse_params = write_params(
+        root / "worse.yaml", NIGHTLY | {"train": {"learning_rate": 1e-7}, "retrain": {"epochs": 1}}
+    )
+    second = retrain_flow(params_path=str(worse_params))
+    assert second["test_accuracy"] < first["test_accuracy"]
+    assert second["champion"] is False
+    assert second["model_version"] == "2" and second["champion_version"] == "1"
+    assert second["previous_champion_accuracy"] == pytest.approx(first["test_accuracy"])
+    assert json.loads((root / "metrics/test.json").read_text())["champion"] is False
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    assert client.get_model_version_by_alias("nas-test", "champion").version == 1
+    assert len(client.search_model_versions("name = 'nas-test'")) == 2  # the loser is registered all the same
+    retrain_run = client.get_run(second["mlflow_run_id"])
+    assert retrain_run.data.tags["nas.trigger"] == "manual" and retrain_run.data.tags["nas.champion"] == "false"
