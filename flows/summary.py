@@ -24,7 +24,8 @@ def main() -> int:
             f"Search:         {search['candidates']} candidates, {search['failed']} failed, "
             f"{search['wall_seconds']:.0f}s wall time"
         )
-    print(f"Registered as:  {test['registered_model']} version {test['model_version']} (alias champion)")
+    status = "now the champion" if test.get("champion", True) else "not better than the champion, alias unchanged"
+    print(f"Registered as:  {test['registered_model']} version {test['model_version']} ({status})")
     print("Every candidate: make ui, then open http://127.0.0.1:5000")
     return 0
 
