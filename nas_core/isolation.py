@@ -99,7 +99,7 @@ def train_request(request: TrainRequest) -> CandidateResult:
         return failed(request.key, request.architecture, f"could not load data: {error}", request.index)
     callbacks: list[Any] = []
     if request.median_stop is not None:
-        from nas_core.estimation.median_stop import MedianStopCallback
+        from nas_core.estimation.median_stop_callback import MedianStopCallback
 
         callbacks.append(MedianStopCallback(request.median_stop))
     return train_candidate(

@@ -2,23 +2,21 @@
 
 A candidate is stopped at epoch e when its val accuracy there is below the median of the
 earlier candidates' val accuracy at epoch e. The earlier curves travel with the training
-request as small tuples of floats; the rule is a Keras callback in the worker. A stopped
-candidate is still a COMPLETED result (its val accuracy counts as is), marked `stopped_early`.
+request as small tuples of floats; a Keras callback applies the rule in the worker
+(`median_stop_callback.py`, apart so that the search process never imports Keras for it).
+A stopped candidate is still a COMPLETED result (its val accuracy counts as is), marked
+`stopped_early`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-import keras
 import numpy as np
 
 from nas_core.estimation.config import MedianStopConfig
-
-MONITOR = "val_accuracy"
 
 
 @dataclass(frozen=True)
@@ -44,25 +42,6 @@ class MedianStopRule:
             return False
         median = self.median_at(epoch)
         return median is not None and value < median
-
-
-class MedianStopCallback(keras.callbacks.Callback):
-    """Applies a `MedianStopRule` after each epoch; `stopped_early` tells the trainer it fired."""
-
-    def __init__(self, rule: MedianStopRule) -> None:
-        super().__init__()
-        self.rule = rule
-        self.stopped_early = False
-        self.stopped_epoch: int | None = None
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        value = (logs or {}).get(MONITOR)
-        if value is None:
-            return
-        if self.rule.should_stop(epoch + 1, float(value)):  # Keras counts from 0, including initial_epoch
-            self.stopped_early = True
-            self.stopped_epoch = epoch + 1
-            self.model.stop_training = True
 
 
 def median_stop_rule(cfg: MedianStopConfig) -> MedianStopRule | None:
