@@ -87,12 +87,14 @@ def multifidelity_loop(
         on_submit: Callable[[Candidate], None] | None = None,
         on_result: Callable[[Candidate, CandidateResult], None] | None = None,
         replay: Sequence[tuple[Sample, CandidateResult]] = (),
+        score: Callable[[CandidateResult], float | None] | None = None,
         **_: Any,
     ) -> list[CandidateResult]:
         rungs = RungEvaluator(evaluator)
         recovered = [result for _, result in replay]
+        score_of = score or (lambda result: result.score)
         for sample, result in replay:
-            strategy.tell(sample, result.score)
+            strategy.tell(sample, score_of(result))
         left = budget - len(recovered)
         if left <= 0:
             return recovered
@@ -104,7 +106,7 @@ def multifidelity_loop(
                 on_result(candidate, result)
 
         new = run_multifidelity(
-            strategy, rungs, make_candidate, brackets, parallelism, on_submit, finished, on_rung, len(recovered)
+            strategy, rungs, make_candidate, brackets, parallelism, on_submit, finished, on_rung, len(recovered), score
         )
         return recovered + new
 

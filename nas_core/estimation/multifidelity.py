@@ -88,20 +88,24 @@ def run_multifidelity(
     on_result: Callable[[Candidate, CandidateResult], None] | None = None,
     on_rung: Callable[[Candidate, CandidateResult, Rung], None] | None = None,
     first_index: int = 0,
+    score: Callable[[CandidateResult], float | None] | None = None,
 ) -> list[CandidateResult]:
     """Run the brackets in order; one result per candidate, in the order their journeys ended.
 
     A candidate that is not promoted is COMPLETED with `stopped_early` set and the rung it
     reached; its val accuracy is the one of that rung. Candidates are numbered from `first_index`.
+    `score` is what promotion ranks by and the strategy is told (default `result.score`, the val
+    accuracy), so a multi-objective search promotes by its objective, as `run_search` tells by it.
     """
     results: list[CandidateResult] = []
     next_index = first_index
+    score_of = score or (lambda result: result.score)
 
     def finish(candidate: Candidate, result: CandidateResult) -> None:
         results.append(result)
         if on_result is not None:
             on_result(candidate, result)
-        strategy.tell(candidate.sample, result.score)
+        strategy.tell(candidate.sample, score_of(result))
 
     for b, plan in enumerate(brackets):
         alive: dict[int, Candidate] = {}
@@ -130,7 +134,7 @@ def run_multifidelity(
                 latest[i] = merge(latest.get(i), result, rung.index)
                 if on_rung is not None:
                     on_rung(alive[i], latest[i], rung)
-            keep = [] if final else promote(((i, latest[i].score) for i in alive), plan.rungs[rung.index + 1].size)
+            keep = [] if final else promote(((i, score_of(latest[i])) for i in alive), plan.rungs[rung.index + 1].size)
             for i in sorted(alive):
                 if i in keep:
                     continue

@@ -118,3 +118,20 @@ def test_evolution_samples_for_hyperband_bohb_style() -> None:
     results = run_multifidelity(strategy, ToyEvaluator(), make_candidate, plan(15, 1, 9, 3), parallelism=1)
     assert len(results) == 15
     assert len({r.key for r in results}) == 15  # never the same architecture twice
+
+
+def test_promotion_ranks_by_the_search_objective_not_raw_accuracy() -> None:
+    space = SearchSpace.from_choices({"x": list(range(10))})
+    strategy = make_strategy("random", space, seed=0)
+    told: dict[int, float | None] = {}
+    tell = strategy.tell
+    strategy.tell = lambda sample, score: (told.__setitem__(sample["x"], score), tell(sample, score))  # type: ignore[method-assign]
+
+    def smallest_wins(result: CandidateResult) -> float | None:  # an objective that prefers small x
+        return None if result.val_accuracy is None else 1.0 - result.architecture["x"] / 10
+
+    brackets = plan(9, 1, 9, 3, "successive_halving")
+    results = run_multifidelity(strategy, ToyEvaluator(), make_candidate, brackets, 2, score=smallest_wins)
+    survivor = next(r for r in results if not r.stopped_early)
+    assert survivor.architecture["x"] == min(r.architecture["x"] for r in results)
+    assert told[survivor.architecture["x"]] == pytest.approx(smallest_wins(survivor))
