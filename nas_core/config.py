@@ -10,7 +10,7 @@ import difflib
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from nas_core.errors import NasError
 from nas_core.estimation.config import (
@@ -114,9 +114,9 @@ class SearchConfig(_Section):
 
     strategy: str = "random"
     max_candidates: int = Field(default=12, gt=0)
-    parallelism: int = Field(default=2, gt=0)
     executor: Literal["threads", "dask"] = "threads"
-    dask_address: str | None = None
+    dask_address: str | None = None  # before `parallelism`, whose check reads it
+    parallelism: int = Field(default=2, gt=0)
     seed: int = 0
     recycle_after: int = Field(default=10, gt=0, description="restart a worker process after this many candidates")
     resume: bool = Field(default=True, description="continue an unfinished (killed) run of the same search")
@@ -136,10 +136,16 @@ class SearchConfig(_Section):
 
     @field_validator("parallelism")
     @classmethod
-    def _cores(cls, value: int) -> int:
+    def _cores(cls, value: int, info: ValidationInfo) -> int:
+        """Local training cannot use more cores than there are; a remote Dask cluster has its own."""
+        if info.data.get("executor") == "dask" and info.data.get("dask_address"):
+            return value
         cores = os.cpu_count() or 1
         if value > cores:
-            raise ValueError(f"parallelism {value} is above the {cores} cores of this machine")
+            raise ValueError(
+                f"parallelism {value} is above the {cores} cores of this machine"
+                " (only a remote cluster, search.executor: dask with search.dask_address, may use more)"
+            )
         return value
 
     @field_validator("strategy")

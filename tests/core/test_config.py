@@ -48,6 +48,14 @@ def test_parallelism_above_cores_is_refused() -> None:
     cores = os.cpu_count() or 1
     with pytest.raises(NasError, match=r"search.parallelism: parallelism \d+ is above the \d+ cores"):
         validate_config({"search": {"parallelism": cores + 1}})
+    with pytest.raises(NasError, match=r"search.parallelism"):  # a local Dask cluster shares this machine's cores
+        validate_config({"search": {"parallelism": cores + 1, "executor": "dask"}})
+
+
+def test_a_remote_dask_cluster_may_run_more_candidates_than_local_cores() -> None:
+    cores = os.cpu_count() or 1
+    remote = {"executor": "dask", "dask_address": "tcp://scheduler:8786", "parallelism": cores * 4}
+    assert validate_config({"search": remote}).search.parallelism == cores * 4
 
 
 def test_top_level_must_be_a_mapping() -> None:
