@@ -23,6 +23,7 @@ from flows.entry import user_error_in
 from flows.params import load_params
 from flows.progress import QUIET_ENV
 from nas_core.config import NasConfig
+from nas_core.isolation import spawn_without_parent_main
 
 app = typer.Typer(
     name="nas",
@@ -112,9 +113,9 @@ def search(
     """Stage 2: the search. Shows live progress on a terminal and writes a report at the end."""
 
     def load() -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
-        from flows.search import run_search_stage, search_preflight
+        from flows.search import run_search_stage, search_preflight_warming
 
-        return (lambda params_path: run_search_stage(params_path=params_path, fresh=fresh)), search_preflight
+        return (lambda params_path: run_search_stage(params_path=params_path, fresh=fresh)), search_preflight_warming
 
     summary = run_stage_command(params, quiet, load)
     print_search_summary(summary)
@@ -278,6 +279,7 @@ def print_search_summary(summary: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    spawn_without_parent_main()  # training workers need nas_core, not the CLI's imports
     app()
 
 

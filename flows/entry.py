@@ -15,6 +15,7 @@ from typing import Any
 from flows.params import load_params
 from nas_core.config import NasConfig
 from nas_core.errors import NasError
+from nas_core.isolation import spawn_without_parent_main
 
 
 def run_stage(
@@ -34,6 +35,8 @@ def run_stage(
     for name, help_text in (flags or {}).items():
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, action="store_true", help=help_text)
     args = parser.parse_args(argv)
+    if argv is None:  # a real command line: training workers need nas_core, not this stage's imports
+        spawn_without_parent_main()
     chosen = {name: bool(getattr(args, name)) for name in flags or {}}
     try:
         cfg = load_params(args.params)

@@ -9,8 +9,10 @@ of the search's parent run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from functools import partial
@@ -177,10 +179,7 @@ def search_flow(
     started = time.perf_counter()
     logger = get_run_logger()
     cfg = load_params(params_path)
-    isolate = cfg.search.executor == "threads"
-    trainer = IsolatedTrainer(cfg.search.parallelism, cfg.search.recycle_after) if isolate else None
-    if trainer is not None:
-        trainer.warm_up()  # the workers import TensorFlow while tracking is set up
+    trainer = take_trainer(cfg.search)
     tracker = search_preflight(cfg, Path(data_dir))
     manifest = read_manifest(Path(data_dir))
     input_shape = tuple(int(d) for d in manifest["input_shape"])
@@ -287,6 +286,74 @@ def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id:
     }
 
 
+_started_trainers: list[IsolatedTrainer] = []  # see `start_trainer_early`
+
+
+def start_trainer_early(cfg: SearchConfig) -> None:
+    """Start the training workers before the flow starts Prefect's server.
+
+    Each worker imports TensorFlow (about 4 s) while the server starts (about 5 s) on the other
+    core, instead of after it; `take_trainer` in the flow picks the workers up.
+    """
+    if cfg.executor == "threads" and not _started_trainers:
+        trainer = IsolatedTrainer(cfg.parallelism, cfg.recycle_after)
+        trainer.warm_up()
+        _started_trainers.append(trainer)
+
+
+def take_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
+    """The workers that `start_trainer_early` started, or new ones; `None` on Dask (its workers train)."""
+    if cfg.executor != "threads":
+        return None
+    for trainer in list(_started_trainers):
+        _started_trainers.remove(trainer)
+        if (trainer.parallelism, trainer.recycle_after) == (cfg.parallelism, cfg.recycle_after):
+            return trainer
+        trainer.close()
+    trainer = IsolatedTrainer(cfg.parallelism, cfg.recycle_after)
+    trainer.warm_up()  # the workers import TensorFlow while tracking is set up
+    return trainer
+
+
+_api_starting: list[threading.Thread] = []  # see `start_prefect_api_early`
+
+
+def start_prefect_api_early() -> None:
+    """Start Prefect's temporary API server in the background, if the flow would start one.
+
+    It takes about 4 s; started here it overlaps the preflight checks and the workers' start.
+    `run_search_stage` waits for it before the flow begins, so the flow finds it running (it is
+    the very instance Prefect's client would start). On failure the flow simply tries again.
+    """
+    from flows.prefect_server import configured_api_url
+
+    if configured_api_url() is not None or _api_starting:
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            SubprocessASGIServer().start()
+
+    thread = threading.Thread(target=start, name="prefect-api-start", daemon=True)
+    thread.start()
+    _api_starting.append(thread)
+
+
+def search_preflight_warming(cfg: NasConfig) -> MlflowTracker:
+    """`search_preflight` for the command line, with the workers and Prefect's API starting meanwhile."""
+    if cfg.search.estimation not in WEIGHT_SHARING:
+        start_trainer_early(cfg.search)
+    if cfg.search.executor == "threads":
+        start_prefect_api_early()
+    try:
+        return search_preflight(cfg)
+    except BaseException:
+        while _started_trainers:
+            _started_trainers.pop().close()
+        raise
+
+
 def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, fresh: bool = False) -> dict[str, Any]:
     """The search flow on the task runner that params.yaml asks for."""
     cfg = load_params(params_path)
@@ -294,6 +361,9 @@ def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, 
         from flows.weight_sharing import run_weight_sharing_stage
 
         return run_weight_sharing_stage(cfg, params_path, scheduled=scheduled)
+    start_trainer_early(cfg.search)
+    while _api_starting:
+        _api_starting.pop().join()
     runner_flow = search_flow.with_options(task_runner=make_task_runner(cfg.search))
     with prefect_api_for_workers(cfg.search):  # Dask workers must report to this flow's Prefect API
         summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled, fresh=fresh)
@@ -301,4 +371,6 @@ def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, 
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage(run_search_stage, __doc__ or "", preflight=search_preflight, flags={"fresh": FRESH_HELP}))
+    sys.exit(
+        run_stage(run_search_stage, __doc__ or "", preflight=search_preflight_warming, flags={"fresh": FRESH_HELP})
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -116,6 +117,21 @@ def train_request(request: TrainRequest) -> CandidateResult:
     )
 
 
+def spawn_without_parent_main() -> None:
+    """Let spawned workers skip re-running this program's `__main__` module.
+
+    Under the 'spawn' start method a new process first re-imports the parent's main module, so
+    that objects pickled from it resolve. For `python -m flows.search` that is a whole stage
+    (Prefect, MLflow, ...): about 3 s and 200 MB in every worker, again at every recycle, before
+    TensorFlow even starts to load. Workers run only `nas_core` code, so a stage's entry point
+    calls this once, before it starts any worker.
+    """
+    main = sys.modules["__main__"]
+    main.__spec__ = None
+    if "__file__" in vars(main):
+        del main.__file__
+
+
 def threads_per_worker(parallelism: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, parallelism))
 
@@ -183,10 +199,22 @@ class IsolatedTrainer:
             alone.shutdown(wait=False)
 
     def close(self) -> None:
+        """Stop the workers now: a worker with TensorFlow loaded takes seconds to exit by itself.
+
+        Workers hold nothing worth keeping between candidates, so they are terminated rather
+        than asked to exit (about 6 s saved at the end of every search); a candidate still
+        training when the search is interrupted is stopped with them.
+        """
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is None:
+            return
+        workers = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(timeout=10)
 
     def __enter__(self) -> IsolatedTrainer:
         return self

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import time
 import traceback
@@ -145,8 +144,8 @@ def train_candidate(
         last = traceback.format_exception_only(type(error), error)[-1].strip()
         return failed(key, arch, last, index, train_seconds=time.perf_counter() - start)
     finally:
+        # No gc.collect() here: it costs ~0.25 s per candidate, and recycled workers bound the memory.
         keras.backend.clear_session()
-        gc.collect()
 
 
 def measure_latency(model: keras.Model, x: np.ndarray, batch: int, repeats: int = 15) -> float:

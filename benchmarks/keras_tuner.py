@@ -1,0 +1,202 @@
+"""Our search against Keras Tuner 1.4.8 on the same space, data, trials and epochs, in one run.
+
+    .venv/bin/pip install -e ".[bench]"
+    .venv/bin/python -m benchmarks.keras_tuner --dataset digits --trials 10 --epochs 5 --seeds 0 1 2
+
+For each seed, each side runs as its own process, timed from start to exit (imports, Prefect
+server and worker start-up included):
+- Keras Tuner `RandomSearch` (max_trials = N) against our `random` strategy (N candidates) at
+  parallelism 1 and at parallelism 2. Keras Tuner has no parallel mode on one machine short of
+  its distributed gRPC set-up, so its single process is the reference for both.
+- Keras Tuner `Hyperband` (max_epochs = E, factor 3, one iteration) against our
+  `estimation: hyperband` (min 1, max E epochs, eta 3) given as many new candidates as Keras
+  Tuner's Hyperband started.
+The HyperModel is our space with the same choices and conditions, and builds our builder's model
+(benchmarks/kt_search.py); training settings (Adam 1e-3, batch, epochs, no early stopping) match.
+Each side's winner is then retrained the same way (train split, E epochs, seed 0) and scored once
+on the test split, so the test accuracies compare architectures, not training recipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SPACE = {
+    "conv_blocks": [1, 2],
+    "filters": [16, 32, 64],
+    "kernel_size": [3, 5],
+    "pooling": ["max", "none"],
+    "padding": ["same"],
+    "skip": [False],
+    "dense_layers": [0, 1],
+    "units": [32, 64, 128],
+    "activation": ["relu", "elu"],
+    "dropout": [0.0, 0.25],
+    "batch_norm": [False],
+}
+
+
+def base_params(args: argparse.Namespace) -> dict[str, Any]:
+    from nas_core.config import NasConfig
+
+    cfg = NasConfig().model_dump(mode="json")
+    cfg["data"] |= {"source": args.dataset, "limit": args.limit}
+    cfg["space"] |= SPACE
+    cfg["train"] |= {"epochs": args.epochs, "patience": args.epochs, "batch_size": args.batch_size}
+    return cfg
+
+
+def env_for(work: Path) -> dict[str, str]:
+    env = os.environ | {"PREFECT_HOME": str(work / ".prefect"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("PREFECT_API_URL", None)  # like a user's first run: the flow starts its own Prefect server
+    return env
+
+
+def timed(cmd: list[str], work: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=work, env=env_for(work), capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return elapsed
+
+
+def run_ours(args: argparse.Namespace, work: Path, seed: int, parallelism: int, hyperband: bool, n: int) -> dict:
+    cfg = base_params(args)
+    cfg["search"] |= {"strategy": "random", "max_candidates": n, "parallelism": parallelism, "seed": seed}
+    if hyperband:
+        cfg["search"] |= {"estimation": "hyperband", "hyperband": {"min_epochs": 1, "max_epochs": args.epochs, "eta": 3}}
+    (work / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    for stale in ("mlflow.db", "mlartifacts", "artifacts", "metrics"):
+        shutil.rmtree(work / stale, ignore_errors=True) if (work / stale).is_dir() else (work / stale).unlink(True)
+    wall = timed([sys.executable, "-m", "flows.search", "--fresh"], work)
+    winner = json.loads((work / "artifacts/best_architecture.json").read_text())
+    results = json.loads((work / "artifacts/search_results.json").read_text())
+    return {
+        "wall_seconds": wall,
+        "candidates": len(results),
+        "training_epochs": sum(r["epochs_run"] for r in results),
+        "best_val_accuracy": winner["val_accuracy"],
+        "best_architecture": winner["architecture"],
+    }
+
+
+def run_keras_tuner(args: argparse.Namespace, work: Path, seed: int, tuner: str) -> dict:
+    out = work / f"kt-{tuner}-{seed}.json"
+    cmd = [sys.executable, "-m", "benchmarks.kt_search", "--tuner", tuner, "--space", "space.json"]
+    cmd += ["--trials", str(args.trials), "--epochs", str(args.epochs), "--seed", str(seed), "--out", str(out)]
+    cmd += ["--batch-size", str(args.batch_size)]
+    wall = timed(cmd, work)
+    return json.loads(out.read_text()) | {"wall_seconds": wall}
+
+
+def test_accuracy(work: Path, arch: dict[str, Any], epochs: int, batch_size: int) -> float:
+    """The architecture trained on the train split with seed 0, scored once on test: the same for both sides."""
+    import keras
+    import numpy as np
+
+    from nas_core.builder import build_model
+    from nas_core.training import compile_model
+
+    data = work / "data/prepared"
+    train, test = np.load(data / "train.npz"), np.load(data / "test.npz")
+    keras.utils.set_random_seed(0)
+    model = build_model(arch, train["x"].shape[1:], int(train["y"].max()) + 1)
+    compile_model(model, 1e-3)
+    model.fit(train["x"], train["y"], epochs=epochs, batch_size=batch_size, verbose=0)
+    accuracy = float(model.evaluate(test["x"], test["y"], batch_size=256, verbose=0)[1])
+    keras.backend.clear_session()
+    return accuracy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="digits", choices=["digits", "mnist"])
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=9)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--skip-hyperband", action="store_true")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="nas-vs-kt-"))
+    shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
+    (work / "params.yaml").write_text(yaml.safe_dump(base_params(args), sort_keys=False))
+    subprocess.run([sys.executable, "-m", "flows.prepare"], cwd=work, check=True, capture_output=True, env=env_for(work))
+    from nas_core.architecture import cnn_search_space
+    from nas_core.config import SpaceConfig
+
+    (work / "space.json").write_text(json.dumps(cnn_search_space(SpaceConfig(**SPACE)).to_dict()))
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+
+    runs: dict[str, list[dict]] = {}
+
+    def record(name: str, seed: int, outcome: dict) -> None:
+        runs.setdefault(name, []).append(outcome | {"seed": seed, "load_average": os.getloadavg()[0]})
+        print(f"seed {seed} {name}: {outcome['wall_seconds']:.1f}s val {outcome['best_val_accuracy']:.4f}", flush=True)
+
+    for seed in args.seeds:
+        record("keras-tuner RandomSearch", seed, run_keras_tuner(args, work, seed, "random"))
+        for p in (1, 2):
+            record(f"ours random, parallelism {p}", seed, run_ours(args, work, seed, p, False, args.trials))
+        if args.skip_hyperband:
+            continue
+        kt_hb = run_keras_tuner(args, work, seed, "hyperband")
+        record("keras-tuner Hyperband", seed, kt_hb)
+        for p in (1, 2):
+            record(f"ours Hyperband, parallelism {p}", seed, run_ours(args, work, seed, p, True, kt_hb["candidates"]))
+
+    for outcomes in runs.values():  # after every timed run, so that no training overlaps a timing
+        for outcome in outcomes:
+            outcome["test_accuracy"] = test_accuracy(work, outcome["best_architecture"], args.epochs, args.batch_size)
+
+    summary = {}
+    for name, outcomes in runs.items():
+        reference = "keras-tuner Hyperband" if "Hyperband" in name else "keras-tuner RandomSearch"
+        ratios = [o["wall_seconds"] / r["wall_seconds"] for o, r in zip(outcomes, runs[reference], strict=True)]
+        summary[name] = {
+            "median_wall_seconds": statistics.median(o["wall_seconds"] for o in outcomes),
+            "median_wall_ratio_vs_keras_tuner": statistics.median(ratios),
+            "mean_candidates": statistics.mean(o["candidates"] for o in outcomes),
+            "mean_training_epochs": statistics.mean(o["training_epochs"] for o in outcomes),
+            "mean_best_val_accuracy": statistics.mean(o["best_val_accuracy"] for o in outcomes),
+            "mean_test_accuracy": statistics.mean(o["test_accuracy"] for o in outcomes),
+        }
+    result = {
+        "dataset": args.dataset,
+        "limit": args.limit,
+        "trials": args.trials,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seeds": args.seeds,
+        "space": SPACE,
+        "started": started,
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "summary": summary,
+        "runs": runs,
+    }
+    print(json.dumps(summary, indent=2))
+    out = args.out or REPO / f"benchmarks/results/keras_tuner_{args.dataset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
