@@ -61,7 +61,7 @@ def base_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def env_for(work: Path) -> dict[str, str]:
-    env = os.environ | {"PREFECT_HOME": str(work / ".prefect"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = os.environ | {"PREFECT_HOME": str(work / ".prefect"), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
     env.pop("PREFECT_API_URL", None)  # like a user's first run: the flow starts its own Prefect server
     return env
 
