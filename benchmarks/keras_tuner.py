@@ -79,7 +79,10 @@ def run_ours(args: argparse.Namespace, work: Path, seed: int, parallelism: int, 
     cfg = base_params(args)
     cfg["search"] |= {"strategy": "random", "max_candidates": n, "parallelism": parallelism, "seed": seed}
     if hyperband:
-        cfg["search"] |= {"estimation": "hyperband", "hyperband": {"min_epochs": 1, "max_epochs": args.epochs, "eta": 3}}
+        cfg["search"] |= {
+            "estimation": "hyperband",
+            "hyperband": {"min_epochs": 1, "max_epochs": args.epochs, "eta": 3},
+        }
     (work / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     for stale in ("mlflow.db", "mlartifacts", "artifacts", "metrics"):
         shutil.rmtree(work / stale, ignore_errors=True) if (work / stale).is_dir() else (work / stale).unlink(True)
@@ -138,7 +141,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="nas-vs-kt-"))
     shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
     (work / "params.yaml").write_text(yaml.safe_dump(base_params(args), sort_keys=False))
-    subprocess.run([sys.executable, "-m", "flows.prepare"], cwd=work, check=True, capture_output=True, env=env_for(work))
+    subprocess.run(
+        [sys.executable, "-m", "flows.prepare"], cwd=work, check=True, capture_output=True, env=env_for(work)
+    )
     from nas_core.architecture import cnn_search_space
     from nas_core.config import SpaceConfig
 

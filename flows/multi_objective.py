@@ -17,6 +17,7 @@ from mlflow.entities import Metric
 from nas_core.architecture import InfeasibleArchitecture, prepare_architecture
 from nas_core.config import SearchConfig
 from nas_core.constraints import ParamBudget
+from nas_core.graph_space import GraphSpace
 from nas_core.objectives import Objective, best_by
 from nas_core.param_count import count_params
 from nas_core.pareto import ParetoFront
@@ -29,7 +30,9 @@ from nas_core.train_settings import TrainSettings
 class SearchObjective:
     """One search's objective (what the strategy is told), size limit and Pareto front."""
 
-    def __init__(self, cfg: SearchConfig, space: SearchSpace, input_shape: Sequence[int], num_classes: int) -> None:
+    def __init__(
+        self, cfg: SearchConfig, space: SearchSpace | GraphSpace, input_shape: Sequence[int], num_classes: int
+    ) -> None:
         self.objective = Objective(cfg.objective, cfg.objective_weight, cfg.objective_target)
         self.max_params = cfg.max_params
         self.latency_batch = cfg.latency_batch if self.objective.needs_latency else 0
@@ -41,6 +44,8 @@ class SearchObjective:
 
     def count(self, sample: Sample) -> int | None:
         """Parameters of what would be trained for `sample`; `None` if it cannot be built at all."""
+        if not isinstance(self.space, SearchSpace):
+            return None  # a graph is counted when it trains (config refuses max_params with 'graph')
         try:
             arch = prepare_architecture(self.space, sample, self.input_shape)
             return count_params(arch, self.input_shape, self.num_classes)

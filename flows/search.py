@@ -14,7 +14,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from nas_core.config import NasConfig, SearchConfig
 from nas_core.errors import NasError, SearchAborted
 from nas_core.estimation.config import MULTI_FIDELITY, WEIGHT_SHARING
 from nas_core.estimation.median_stop import MedianStopRule, median_stop_rule
+from nas_core.graph_space import GraphSpace, graph_space_from_config
 from nas_core.isolation import IsolatedTrainer, TrainRequest, train_request
 from nas_core.results import CandidateResult, best_result, failed
 from nas_core.search_loop import Candidate, describe_budget, run_search
@@ -145,6 +146,28 @@ def make_candidate(space: SearchSpace, input_shape: tuple[int, ...], index: int,
         return Candidate(index, dict(sample), arch, sample_key(arch), f"infeasible architecture: {error}")
 
 
+def make_graph_candidate(space: GraphSpace, index: int, sample: Sample) -> Candidate:
+    """A graph sample as a candidate; one outside the space is recorded as such, not trained."""
+    problem = space.problem(sample)
+    arch = space.canonical(sample)
+    return Candidate(index, dict(sample), arch, sample_key(arch), f"invalid graph: {problem}" if problem else None)
+
+
+def search_space_for(
+    cfg: NasConfig, input_shape: tuple[int, ...]
+) -> tuple[SearchSpace | GraphSpace, Callable[[int, Sample], Candidate], Callable[[Sample], str]]:
+    """The space the strategy searches, how its samples become candidates, and their identity.
+
+    `graph` searches layer graphs built from the same params.yaml `space` (README "Search
+    strategies"); every other strategy searches the CNN space of fixed, conditional dimensions.
+    """
+    if cfg.search.strategy == "graph":
+        graphs = graph_space_from_config(cfg.space)
+        return graphs, partial(make_graph_candidate, graphs), lambda sample: sample_key(graphs.canonical(sample))
+    space = cnn_search_space(cfg.space)
+    return space, partial(make_candidate, space, input_shape), partial(architecture_key, space, input_shape=input_shape)
+
+
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -153,7 +176,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def summarize(
-    results: list[CandidateResult], wall_seconds: float, space_size: int, best: CandidateResult | None = None
+    results: list[CandidateResult], wall_seconds: float, space_size: int | None, best: CandidateResult | None = None
 ) -> dict[str, Any]:
     best = best or best_result(results)
     summary: dict[str, Any] = describe_budget(results)
@@ -183,23 +206,18 @@ def search_flow(
     tracker = search_preflight(cfg, Path(data_dir))
     manifest = read_manifest(Path(data_dir))
     input_shape = tuple(int(d) for d in manifest["input_shape"])
-    space = cnn_search_space(cfg.space)
-    space_size = space.size()
+    space, to_candidate, key = search_space_for(cfg, input_shape)
+    space_size = space.size() if isinstance(space, SearchSpace) else None
     write_json(ARTIFACTS_DIR / "search_space.json", {"space": space.to_dict(), "size": space_size})
-    logger.info("search space: %s distinct architectures; strategy %s", f"{space_size:,}", cfg.search.strategy)
+    if isinstance(space, GraphSpace):
+        logger.info("graph space: %d ops, up to %d inner nodes; strategy graph", len(space.ops), space.max_nodes)
+    else:
+        logger.info("search space: %s distinct architectures; strategy %s", f"{space_size:,}", cfg.search.strategy)
 
     trigger = "scheduled" if scheduled else "manual"
-    opened = open_search(
-        tracker, cfg, manifest["content_hash"], partial(make_candidate, space, input_shape), logger, trigger, fresh
-    )
+    opened = open_search(tracker, cfg, manifest["content_hash"], to_candidate, logger, trigger, fresh)
     parent_id = opened.parent_run_id
-    strategy = make_strategy(
-        cfg.search.strategy,
-        space,
-        seed=cfg.search.seed,
-        key=partial(architecture_key, space, input_shape=input_shape),
-        **cfg.search.strategy_options,
-    )
+    strategy = make_strategy(cfg.search.strategy, space, seed=cfg.search.seed, key=key, **cfg.search.strategy_options)
     objective = SearchObjective(cfg.search, space, input_shape, manifest["num_classes"])  # README "Multi-objective"
     progress = make_progress(cfg.search.max_candidates, logger, objective.objective)
     strategy = objective.constrain(strategy, on_skip=progress.skipped_over_limit)
@@ -227,7 +245,7 @@ def search_flow(
             PrefectEvaluator(
                 trainer, Path(data_dir), settings, cfg.search.seed, median_stop_rule(cfg.search.median_stop)
             ),
-            partial(make_candidate, space, input_shape),
+            to_candidate,
             budget=cfg.search.max_candidates,
             parallelism=cfg.search.parallelism,
             on_submit=on_submit,

@@ -17,6 +17,7 @@ from typing import Any
 
 from nas_core.config import SpaceConfig
 from nas_core.errors import NasError
+from nas_core.graph_space import describe_graph, is_graph
 from nas_core.space import Condition, Dimension, Sample, SearchSpace, sample_key
 
 GLOBAL_DIMS = ("activation", "padding", "dropout", "batch_norm")
@@ -86,6 +87,8 @@ def architecture_key(space: SearchSpace, sample: Mapping[str, Any], input_shape:
 
 def describe(arch: Mapping[str, Any]) -> str:
     """A one-line summary for progress output, e.g. `c32k3+max c64k5+skip d128 | relu bn do0.25`."""
+    if is_graph(arch):
+        return describe_graph(arch)
     parts = []
     for i in range(int(arch.get("conv_blocks", 0))):
         text = f"c{arch[f'filters_{i}']}k{arch[f'kernel_{i}']}"

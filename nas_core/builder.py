@@ -13,6 +13,7 @@ from typing import Any
 import keras
 
 from nas_core.architecture import repair
+from nas_core.graph_space import graph_to_keras, is_graph
 
 
 def _shortcut(block_input: Any, output: Any, filters: int, kernel: int, padding: str) -> Any:
@@ -27,7 +28,12 @@ def _shortcut(block_input: Any, output: Any, filters: int, kernel: int, padding:
 
 
 def build_model(arch: Mapping[str, Any], input_shape: Sequence[int], num_classes: int) -> keras.Model:
-    """Build (not compile) the model for `arch`; raises `InfeasibleArchitecture` for impossible shapes."""
+    """Build (not compile) the model for `arch`; raises `InfeasibleArchitecture` for impossible shapes.
+
+    A graph sample (`search.strategy: graph`) is built by `graph_to_keras` instead.
+    """
+    if is_graph(arch):
+        return graph_to_keras(arch, tuple(int(d) for d in input_shape), num_classes)
     arch = repair(arch, input_shape)
     activation = str(arch["activation"])
     padding = str(arch["padding"])

@@ -148,6 +148,15 @@ class SearchConfig(_Section):
             )
         return value
 
+    @model_validator(mode="after")
+    def _graph_has_no_param_count(self) -> SearchConfig:
+        if self.strategy == "graph" and self.max_params is not None:
+            raise ValueError(
+                "max_params: not available with strategy 'graph' (its parameters are counted only when it trains);"
+                " use objective accuracy_params to favour small graphs"
+            )
+        return self
+
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value: str) -> str:

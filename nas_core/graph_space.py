@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nas_core.config import SpaceConfig
 from nas_core.errors import NasError
 
 Graph = dict[str, Any]
@@ -73,6 +74,34 @@ class GraphSpace:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ops": list(self.ops), "max_nodes": self.max_nodes}
+
+
+def graph_space_from_config(cfg: SpaceConfig) -> GraphSpace:
+    """The params.yaml `space` as a graph space, for `search.strategy: graph`.
+
+    Ops: a convolution for every kernel_size x filters pair, each pooling other than 'none', a
+    per-position dense layer for every `units` choice, and identity. At most
+    2 * max(conv_blocks) + max(dense_layers) inner nodes: as deep as the deepest CNN of the space
+    with a pool after every block. (Graph nodes use ReLU and 'same' padding; the activation,
+    padding, dropout and batch-norm choices of the space do not apply to them.)
+    """
+    ops = [f"conv{k}x{k}-{f}" for k in cfg.kernel_size for f in cfg.filters]
+    ops += [f"{kind}pool" for kind in ("max", "avg") if kind in cfg.pooling]
+    ops += [f"dense-{u}" for u in cfg.units if max(cfg.dense_layers) > 0]
+    ops.append("identity")
+    return GraphSpace(tuple(dict.fromkeys(ops)), 2 * max(cfg.conv_blocks) + max(cfg.dense_layers))
+
+
+def is_graph(arch: Mapping[str, Any]) -> bool:
+    """A graph sample ({"nodes", "edges"}) rather than a CNN architecture of fixed dimensions."""
+    return "nodes" in arch and "edges" in arch
+
+
+def describe_graph(arch: Mapping[str, Any]) -> str:
+    """One line: the inner ops in order, and the skip edges (those that jump over a node)."""
+    nodes = list(arch["nodes"])
+    skips = [f"{i}>{j}" for i, j in arch["edges"] if j > i + 1]
+    return "graph " + " ".join(nodes[1:-1] or ["(empty)"]) + (" | skips " + " ".join(skips) if skips else "")
 
 
 def structure_problem(sample: Mapping[str, Any]) -> str | None:

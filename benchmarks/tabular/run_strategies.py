@@ -83,10 +83,16 @@ def _worker(job: tuple[str, str, list[int], int, dict[str, Any]]) -> tuple[str, 
 
 
 def run_all(
-    path: Path, names: list[str], seeds: int, budget: int, options: dict[str, dict[str, Any]], workers: int
+    path: Path,
+    names: list[str],
+    seeds: int,
+    budget: int,
+    options: dict[str, dict[str, Any]],
+    workers: int,
+    first_seed: int = 0,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Curves[name] is a (seeds, budget) array of test accuracies; seeds are split over workers."""
-    chunks = np.array_split(np.arange(seeds), workers * 2)
+    chunks = np.array_split(np.arange(first_seed, first_seed + seeds), workers * 2)
     jobs = [(str(path), n, [int(s) for s in c], budget, options.get(n, {})) for n in names for c in chunks if len(c)]
     curves: dict[str, dict[int, list[float]]] = {n: {} for n in names}
     seconds = dict.fromkeys(names, 0.0)
@@ -95,7 +101,7 @@ def run_all(
             curves[name].update(zip(seed_list, result, strict=True))
             seconds[name] += took
             print(f"{name}: {len(curves[name])}/{seeds} seeds", flush=True)
-    return {n: np.array([curves[n][s] for s in range(seeds)]) for n in names}, seconds
+    return {n: np.array([curves[n][s] for s in range(first_seed, first_seed + seeds)]) for n in names}, seconds
 
 
 def summarise(table: Table, curves: dict[str, np.ndarray], seed: int = 0) -> dict[str, Any]:
@@ -142,10 +148,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", type=Path, default=RESULTS / "tabular_digits.json")
     parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--first-seed", type=int, default=0, help="e.g. 1000 to tune options away from seeds 0-99")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--strategies", nargs="*", default=None, help="default: every registered one but graph")
     parser.add_argument("--option", action="append", default=[], help="e.g. evolution.population_size=20")
     parser.add_argument("--no-write", action="store_true", help="print the summary only (for trying options)")
+    parser.add_argument(
+        "--merge", action="store_true", help="rerun only --strategies and keep the other strategies' saved curves"
+    )
     parser.add_argument("--from-results", action="store_true", help="redo the plot and section from the saved JSON")
     args = parser.parse_args()
     if args.from_results:
@@ -167,7 +177,16 @@ def main() -> None:
             names.remove(name)
             SKIPPED[name] = f"cannot run with these options: {error}"
     started = time.perf_counter()
-    curves, seconds = run_all(args.table, names, args.seeds, max(BUDGETS), options, args.workers)
+    curves, seconds = run_all(args.table, names, args.seeds, max(BUDGETS), options, args.workers, args.first_seed)
+    saved_meta: dict[str, Any] = {}
+    if args.merge:  # e.g. after changing one strategy: the others' curves (same seeds) stay as saved
+        saved = json.loads((RESULTS / "strategies_tabular.json").read_text())
+        if saved["metadata"]["seeds"] != args.seeds or args.first_seed != 0:
+            raise SystemExit("--merge needs the saved run's seeds (0 to --seeds - 1)")
+        curves = {n: np.array(c) for n, c in saved["curves"].items() if n not in curves} | curves
+        seconds = saved["metadata"]["strategy_seconds"] | seconds
+        saved_meta = saved["metadata"]
+        options = saved_meta.get("options", {}) | options
     summary = summarise(table, curves)
     meta = {
         "seeds": args.seeds,
@@ -181,6 +200,9 @@ def main() -> None:
         "wall_seconds": round(time.perf_counter() - started, 1),
         "command": "python -m benchmarks.tabular.run_strategies " + " ".join(sys.argv[1:]),
     }
+    if saved_meta:
+        meta["command"] = f"{saved_meta['command']}; then {meta['command']}"
+        meta["wall_seconds"] = saved_meta.get("wall_seconds")
     print(markdown(table, summary, meta))
     if args.no_write:
         return

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nas_core.errors import NasError
+from nas_core.graph_space import GraphSpace
 from nas_core.space import Sample, SearchSpace
 from nas_core.strategies import (
     evolution,  # noqa: F401  (registers "evolution")
@@ -29,7 +30,7 @@ def available_strategies() -> list[str]:
 
 def make_strategy(
     name: str,
-    space: SearchSpace,
+    space: SearchSpace | GraphSpace,
     seed: int = 0,
     key: Callable[[Sample], str] | None = None,
     **options: Any,
@@ -42,7 +43,7 @@ def make_strategy(
     if name not in strategies:
         raise NasError(f"search.strategy: unknown strategy '{name}'; choose from {', '.join(sorted(strategies))}")
     try:
-        inner = strategies[name](space, seed=seed, **options)
+        inner = strategies[name](space, seed=seed, **options)  # type: ignore[arg-type]  # only graph takes a GraphSpace
     except TypeError as error:
         raise NasError(f"search.strategy_options: {error}") from None
     return Deduplicated(FailureAware(inner), key=key)

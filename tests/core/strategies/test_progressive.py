@@ -31,3 +31,19 @@ def test_a_used_up_subspace_widens_again_instead_of_stalling(toy_space: SearchSp
         search.tell(batch[0], toy_score(batch[0]))
 
     assert len({sample_key(toy_space.canonical(s)) for s in seen}) == toy_space.size()
+
+
+def test_a_choice_great_in_some_combinations_survives_ranking_by_the_better_half() -> None:
+    # "wide" is the best choice with relu and the worst with sigmoid; its plain mean is poor.
+    space = SearchSpace.from_choices({"units": ["narrow", "wide"], "act": ["relu", "sigmoid"]})
+    scores = {("wide", "relu"): 0.99, ("wide", "sigmoid"): 0.10, ("narrow", "relu"): 0.60, ("narrow", "sigmoid"): 0.55}
+
+    def narrowed(rank_by: str) -> list[str]:
+        search = ProgressiveNarrowing(space, round_size=8, keep_fraction=0.5, rank_by=rank_by)
+        for units, act in list(scores) * 2:
+            search.tell({"units": units, "act": act}, scores[(units, act)])
+        return search.allowed["units"]
+
+    assert narrowed("mean") == ["narrow"]  # 0.545 against 0.575: the marginal mean drops the best model's choice
+    assert narrowed("top_half") == ["wide"]
+    assert narrowed("best") == ["wide"]
