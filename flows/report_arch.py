@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from nas_core.architecture import InfeasibleArchitecture, repair
+from nas_core.graph_space import is_graph
 
 COLORS = {"input": "#d5d8dc", "conv": "#aed6f1", "pool": "#f9e79f", "dense": "#abebc6", "output": "#d7bde2"}
 BOX_HEIGHT, GAP = 0.8, 0.45
@@ -31,6 +32,8 @@ class Box:
 
 def layer_boxes(arch: Mapping[str, Any], input_shape: Sequence[int] | None, num_classes: int | None) -> list[Box]:
     """The architecture as a column of boxes, top to bottom, with shapes when `input_shape` is known."""
+    if is_graph(arch):
+        return graph_boxes(arch, num_classes)
     if input_shape is not None:
         try:
             arch = repair(arch, input_shape)
@@ -78,6 +81,24 @@ def layer_boxes(arch: Mapping[str, Any], input_shape: Sequence[int] | None, num_
         boxes.append(Box("dense", f"Dropout {dropout:g}"))
     classes = f"{num_classes} " if num_classes else ""
     boxes.append(Box("output", f"Dense {classes}· softmax"))
+    return boxes
+
+
+def graph_boxes(arch: Mapping[str, Any], num_classes: int | None) -> list[Box]:
+    """A layer graph (`search.strategy: graph`) in node order; a node fed by more than the node
+    before it names its inputs (the graph's skip connections)."""
+    nodes, edges = list(arch["nodes"]), [tuple(e) for e in arch["edges"]]
+
+    def fed_by(k: int) -> str:
+        inputs = sorted(i for i, j in edges if j == k)
+        return "" if inputs == [k - 1] else f"  ←  {' + '.join(f'#{i}' for i in inputs)}"
+
+    boxes = [Box("input", "#0 Input")]
+    for k, op in enumerate(nodes[1:-1], start=1):
+        kind = "conv" if op.startswith("conv") else "pool" if op.endswith("pool") else "dense"
+        boxes.append(Box(kind, f"#{k} {op}{fed_by(k)}"))
+    classes = f"{num_classes} " if num_classes else ""
+    boxes.append(Box("output", f"Global avg pool · Dense {classes}· softmax{fed_by(len(nodes) - 1)}"))
     return boxes
 
 

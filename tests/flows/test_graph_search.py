@@ -78,3 +78,13 @@ def test_graph_with_a_parameter_limit_is_refused_before_training(tmp_path: Path)
     params = write_params(tmp_path / "params.yaml", {"search": {"strategy": "graph", "max_params": 1000}})
     with pytest.raises(NasError, match=r"search: max_params: not available with strategy 'graph'"):
         load_params(params)
+
+
+def test_the_report_draws_the_winning_graph(graph_run: Path) -> None:
+    from flows.report_arch import layer_boxes
+
+    assert list((graph_run / "reports").glob("*/index.html"))
+    graph = {"nodes": ["input", "conv3x3-8", "maxpool", "output"], "edges": [[0, 1], [0, 2], [1, 2], [2, 3]]}
+    texts = [box.text for box in layer_boxes(graph, [8, 8, 1], 10)]
+    assert texts[2] == "#2 maxpool  ←  #0 + #1"  # the skip edge 0 -> 2 is shown
+    assert texts[-1].startswith("Global avg pool · Dense 10")
