@@ -1,6 +1,6 @@
 """Parallelism 2 against 1 on the same candidates, through the real search command, in one run.
 
-    .venv/bin/python benchmarks/parallel_speedup.py --candidates 12 --epochs 10 --repeats 2
+    .venv/bin/python -m benchmarks.parallel_speedup --candidates 12 --epochs 10 --repeats 2
 
 Same architectures, seeds and epochs on both sides (the `fixed` strategy). With parallelism 1
 one worker trains with TensorFlow's threads over both cores; with parallelism 2 two workers
