@@ -24,21 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
-SPACE = {
-    "conv_blocks": [1, 2],
-    "filters": [16, 32],
-    "kernel_size": [3, 5],
-    "pooling": ["max", "none"],
-    "dense_layers": [0, 1],
-    "units": [64],
-    "batch_norm": [False],
-    "dropout": [0.0, 0.25],
-}
 
 
 def prepare_digits(out_dir: Path) -> tuple[int, ...]:
@@ -57,25 +44,18 @@ def prepare_digits(out_dir: Path) -> tuple[int, ...]:
 
 def fixed_requests(n: int, data_dir: Path, input_shape: tuple[int, ...], epochs: int) -> list[Any]:
     """`n` distinct feasible architectures from a seeded sampler: the same list for every configuration."""
-    from nas_core.architecture import cnn_search_space, prepare_architecture
-    from nas_core.config import SpaceConfig
+    from benchmarks.overhead import SMALL_CNN_SPACE, sample_architectures
     from nas_core.isolation import TrainRequest
     from nas_core.space import sample_key
     from nas_core.train_settings import TrainSettings
 
-    space = cnn_search_space(SpaceConfig(**SPACE))
-    rng = np.random.default_rng(0)
-    found: dict[str, dict[str, Any]] = {}
-    while len(found) < n:
-        try:
-            arch = prepare_architecture(space, space.sample(rng), input_shape)
-        except ValueError:
-            continue
-        found.setdefault(sample_key(arch), dict(arch))
+    archs = sample_architectures(n, 0, input_shape, SMALL_CNN_SPACE)
     settings = TrainSettings(epochs=epochs, patience=epochs)  # no early stop: the same work on each side
     return [
-        TrainRequest(key=key, index=i, architecture=arch, data_dir=str(data_dir), settings=settings, seed=i)
-        for i, (key, arch) in enumerate(found.items())
+        TrainRequest(
+            key=sample_key(arch), index=i, architecture=arch, data_dir=str(data_dir), settings=settings, seed=i
+        )
+        for i, arch in enumerate(archs)
     ]
 
 

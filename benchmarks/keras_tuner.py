@@ -25,7 +25,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.overhead import REPO, timed
+
 SPACE = {
     "conv_blocks": [1, 2],
     "filters": [16, 32, 64],
@@ -60,21 +60,6 @@ def base_params(args: argparse.Namespace) -> dict[str, Any]:
     return cfg
 
 
-def env_for(work: Path) -> dict[str, str]:
-    env = os.environ | {"PREFECT_HOME": str(work / ".prefect"), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    env.pop("PREFECT_API_URL", None)  # like a user's first run: the flow starts its own Prefect server
-    return env
-
-
-def timed(cmd: list[str], work: Path) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=work, env=env_for(work), capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return elapsed
-
-
 def run_ours(args: argparse.Namespace, work: Path, seed: int, parallelism: int, hyperband: bool, n: int) -> dict:
     cfg = base_params(args)
     cfg["search"] |= {"strategy": "random", "max_candidates": n, "parallelism": parallelism, "seed": seed}
@@ -84,8 +69,9 @@ def run_ours(args: argparse.Namespace, work: Path, seed: int, parallelism: int, 
             "hyperband": {"min_epochs": 1, "max_epochs": args.epochs, "eta": 3},
         }
     (work / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    for stale in ("mlflow.db", "mlartifacts", "artifacts", "metrics"):
-        shutil.rmtree(work / stale, ignore_errors=True) if (work / stale).is_dir() else (work / stale).unlink(True)
+    (work / "mlflow.db").unlink(missing_ok=True)  # each run starts a fresh store and fresh artifacts
+    for stale in ("mlartifacts", "artifacts", "metrics"):
+        shutil.rmtree(work / stale, ignore_errors=True)
     wall = timed([sys.executable, "-m", "flows.search", "--fresh"], work)
     winner = json.loads((work / "artifacts/best_architecture.json").read_text())
     results = json.loads((work / "artifacts/search_results.json").read_text())
@@ -141,9 +127,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="nas-vs-kt-"))
     shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
     (work / "params.yaml").write_text(yaml.safe_dump(base_params(args), sort_keys=False))
-    subprocess.run(
-        [sys.executable, "-m", "flows.prepare"], cwd=work, check=True, capture_output=True, env=env_for(work)
-    )
+    timed([sys.executable, "-m", "flows.prepare"], work)
     from nas_core.architecture import cnn_search_space
     from nas_core.config import SpaceConfig
 

@@ -31,6 +31,17 @@ import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# Small conv candidates that train in seconds on digits: the space of the overhead, parallel and Dask benchmarks.
+SMALL_CNN_SPACE: dict[str, Any] = {
+    "conv_blocks": [1, 2],
+    "filters": [16, 32],
+    "kernel_size": [3, 5],
+    "pooling": ["max", "none"],
+    "dense_layers": [0, 1],
+    "units": [64],
+    "batch_norm": [False],
+    "dropout": [0.0, 0.25],
+}
 
 
 def sample_architectures(n: int, seed: int, input_shape: tuple[int, ...], space_cfg: dict[str, Any]) -> list[dict]:
@@ -69,7 +80,7 @@ def params_for(args: argparse.Namespace, archs: list[dict], space_cfg: dict[str,
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
-    env = os.environ | {"PREFECT_HOME": str(cwd / ".prefect")}
+    env = os.environ | {"PREFECT_HOME": str(cwd / ".prefect"), "PYTHONPATH": str(REPO)}  # `-m benchmarks.…` from cwd
     env.pop("PREFECT_API_URL", None)  # like a user's first run: the flow starts its own Prefect server
     started = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -92,16 +103,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="nas-overhead-"))
     shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
-    space_cfg = {
-        "conv_blocks": [1, 2],
-        "filters": [16, 32],
-        "kernel_size": [3, 5],
-        "pooling": ["max", "none"],
-        "dense_layers": [0, 1],
-        "units": [64],
-        "batch_norm": [False],
-        "dropout": [0.0, 0.25],
-    }
+    space_cfg = SMALL_CNN_SPACE
     (work / "params.yaml").write_text(yaml.safe_dump(params_for(args, [], space_cfg) | {"search": {}}))
     subprocess.run(
         [sys.executable, "-m", "flows.prepare"],

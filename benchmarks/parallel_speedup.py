@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.overhead import REPO, params_for, sample_architectures, timed
+from benchmarks.overhead import REPO, SMALL_CNN_SPACE, params_for, sample_architectures, timed
 
 
 def main() -> None:
@@ -37,16 +37,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="nas-parallel-"))
     shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
-    space_cfg = {
-        "conv_blocks": [1, 2],
-        "filters": [16, 32],
-        "kernel_size": [3, 5],
-        "pooling": ["max", "none"],
-        "dense_layers": [0, 1],
-        "units": [64],
-        "batch_norm": [False],
-        "dropout": [0.0, 0.25],
-    }
+    space_cfg = SMALL_CNN_SPACE
     base = params_for(args, [], space_cfg)
     (work / "params.yaml").write_text(yaml.safe_dump(base | {"search": {}}))
     subprocess.run(
