@@ -24,7 +24,7 @@ from nas_core.estimation.hyperband import Rung, plan
 from nas_core.estimation.multifidelity import RungJob, run_multifidelity
 from nas_core.isolation import TrainRequest
 from nas_core.results import CandidateResult
-from nas_core.search_loop import AskTell, Candidate
+from nas_core.search_loop import AskTell, Candidate, Score, tell_replay
 from nas_core.space import Sample
 
 CHECKPOINTS_DIR = ARTIFACTS_DIR / "checkpoints"
@@ -87,14 +87,11 @@ def multifidelity_loop(
         on_submit: Callable[[Candidate], None] | None = None,
         on_result: Callable[[Candidate, CandidateResult], None] | None = None,
         replay: Sequence[tuple[Sample, CandidateResult]] = (),
-        score: Callable[[CandidateResult], float | None] | None = None,
+        score: Score | None = None,
         **_: Any,
     ) -> list[CandidateResult]:
         rungs = RungEvaluator(evaluator)
-        recovered = [result for _, result in replay]
-        score_of = score or (lambda result: result.score)
-        for sample, result in replay:
-            strategy.tell(sample, score_of(result))
+        recovered = tell_replay(strategy, replay, score)
         left = budget - len(recovered)
         if left <= 0:
             return recovered

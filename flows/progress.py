@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -22,12 +21,12 @@ from rich.table import Table
 from rich.text import Text
 
 from nas_core.architecture import describe
+from nas_core.objectives import Score
 from nas_core.results import CandidateResult
-from nas_core.search_loop import Candidate
+from nas_core.search_loop import Candidate, val_score
 from nas_core.space import Sample
 
 QUIET_ENV = "NAS_QUIET"
-Score = Callable[[CandidateResult], float | None]
 
 
 def quiet_requested() -> bool:
@@ -49,7 +48,7 @@ class SearchProgress:
     ) -> None:
         self.total = total
         self.logger = logger
-        self.score: Score = score or (lambda result: result.score)
+        self.score: Score = score or val_score
         self.quiet = quiet
         self.started_at = time.perf_counter()
         self.running = 0

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from nas_core.objectives import Score
 from nas_core.results import CandidateResult, failed
 from nas_core.space import Sample
 
@@ -42,6 +43,20 @@ class AskTell(Protocol):
     def tell(self, sample: Sample, score: float | None) -> None: ...
 
 
+def val_score(result: CandidateResult) -> float | None:
+    """What a strategy is told by default: the result's score, its val accuracy (None if it failed)."""
+    return result.score
+
+
+def tell_replay(
+    strategy: AskTell, replay: Sequence[tuple[Sample, CandidateResult]], score: Score | None = None
+) -> list[CandidateResult]:
+    """Tell results recovered from an earlier run to the strategy; they count towards the budget."""
+    for sample, result in replay:
+        strategy.tell(sample, (score or val_score)(result))
+    return [result for _, result in replay]
+
+
 def run_search(
     strategy: AskTell,
     evaluator: Evaluator,
@@ -52,7 +67,7 @@ def run_search(
     on_result: Callable[[Candidate, CandidateResult], None] | None = None,
     replay: Sequence[tuple[Sample, CandidateResult]] = (),
     ordered: bool = True,
-    score: Callable[[CandidateResult], float | None] | None = None,
+    score: Score | None = None,
 ) -> list[CandidateResult]:
     """Run until `budget` candidates are recorded (or the strategy runs dry).
 
@@ -61,11 +76,8 @@ def run_search(
     the strategy is told for a result (default `result.score`, the val accuracy; see
     `nas_core.objectives` for trade-offs against size or latency).
     """
-    score_of = score or (lambda result: result.score)
-    results: list[CandidateResult] = []
-    for sample, result in replay:
-        strategy.tell(sample, score_of(result))
-        results.append(result)
+    score_of = score or val_score
+    results = tell_replay(strategy, replay, score_of)
     next_index = len(results)
     done: dict[int, tuple[Candidate, CandidateResult]] = {}
     next_to_tell = next_index

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from nas_core.estimation.hyperband import Bracket, Rung, promote
 from nas_core.results import CandidateResult, failed
-from nas_core.search_loop import AskTell, Candidate
+from nas_core.search_loop import AskTell, Candidate, Score, val_score
 from nas_core.space import Sample
 
 
@@ -88,7 +88,7 @@ def run_multifidelity(
     on_result: Callable[[Candidate, CandidateResult], None] | None = None,
     on_rung: Callable[[Candidate, CandidateResult, Rung], None] | None = None,
     first_index: int = 0,
-    score: Callable[[CandidateResult], float | None] | None = None,
+    score: Score | None = None,
 ) -> list[CandidateResult]:
     """Run the brackets in order; one result per candidate, in the order their journeys ended.
 
@@ -99,7 +99,7 @@ def run_multifidelity(
     """
     results: list[CandidateResult] = []
     next_index = first_index
-    score_of = score or (lambda result: result.score)
+    score_of = score or val_score
 
     def finish(candidate: Candidate, result: CandidateResult) -> None:
         results.append(result)
