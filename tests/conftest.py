@@ -33,6 +33,34 @@ TINY_PARAMS: dict[str, Any] = {
 }
 
 
+# The smallest CNN of the params space: one 3x3 conv block of 8 filters, max-pooled, straight to softmax.
+TINY_CNN: dict[str, Any] = {
+    "conv_blocks": 1,
+    "filters_0": 8,
+    "kernel_0": 3,
+    "pool_0": "max",
+    "skip_0": False,
+    "dense_layers": 0,
+    "activation": "relu",
+    "padding": "same",
+    "dropout": 0.0,
+    "batch_norm": False,
+}
+
+
+def digits_arrays(n_train: int, n_val: int) -> Any:
+    """scikit-learn's digits as training `Arrays`: the first `n_train` images, then `n_val` for validation."""
+    from sklearn.datasets import load_digits
+
+    from nas_core.training import Arrays
+
+    data = load_digits()
+    x = (data.images / 16.0).astype("float32")[..., None]
+    y = data.target.astype("int64")
+    end = n_train + n_val
+    return Arrays(x[:n_train], y[:n_train], x[n_train:end], y[n_train:end])
+
+
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
     for section, values in overrides.items():

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 from nas_core.results import COMPLETED, FAILED
 from nas_core.training import Arrays, TrainSettings, train_candidate
+from tests.conftest import TINY_CNN, digits_arrays
 
-ARCH = {
-    "conv_blocks": 1,
-    "filters_0": 8,
-    "kernel_0": 3,
-    "pool_0": "max",
-    "skip_0": False,
-    "dense_layers": 0,
-    "activation": "relu",
-    "padding": "same",
-    "dropout": 0.0,
-    "batch_norm": False,
-}
+ARCH = TINY_CNN
 
 
 @pytest.fixture(scope="module")
 def digits() -> Arrays:
-    data = load_digits()
-    x = (data.images / 16.0).astype("float32")[..., None]
-    y = data.target.astype("int64")
-    return Arrays(x[:500], y[:500], x[500:700], y[500:700])
+    return digits_arrays(500, 200)
 
 
 def test_a_candidate_trains_and_reports_everything(digits: Arrays) -> None:

@@ -9,28 +9,15 @@ import pytest
 from sklearn.datasets import load_digits
 
 from nas_core.training import Arrays, TrainSettings, train_candidate
+from tests.conftest import TINY_CNN, digits_arrays
 
 pytestmark = pytest.mark.slow
 
-ARCH = {
-    "conv_blocks": 1,
-    "filters_0": 8,
-    "kernel_0": 3,
-    "pool_0": "max",
-    "skip_0": False,
-    "dense_layers": 0,
-    "activation": "relu",
-    "padding": "same",
-    "dropout": 0.0,
-    "batch_norm": False,
-}
+ARCH = TINY_CNN
 
 
 def test_rung_two_continues_from_the_checkpoint_of_rung_one(tmp_path: Path) -> None:
-    data = load_digits()
-    x = (data.images / 16.0).astype("float32")[..., None]
-    y = data.target.astype("int64")
-    arrays = Arrays(x[:500], y[:500], x[500:700], y[500:700])
+    arrays = digits_arrays(500, 200)
     checkpoint = str(tmp_path / "checkpoints" / "k.keras")
     settings = TrainSettings(epochs=3, patience=10, learning_rate=0.01)
 

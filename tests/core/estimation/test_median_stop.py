@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 from nas_core.estimation.config import MedianStopConfig
 from nas_core.estimation.median_stop import MedianStopRule, median_stop_rule
@@ -14,19 +13,9 @@ from nas_core.estimation.median_stop_callback import MedianStopCallback
 from nas_core.isolation import TrainRequest, train_request
 from nas_core.results import COMPLETED
 from nas_core.training import Arrays, TrainSettings, train_candidate
+from tests.conftest import TINY_CNN, digits_arrays
 
-ARCH = {
-    "conv_blocks": 1,
-    "filters_0": 8,
-    "kernel_0": 3,
-    "pool_0": "max",
-    "skip_0": False,
-    "dense_layers": 0,
-    "activation": "relu",
-    "padding": "same",
-    "dropout": 0.0,
-    "batch_norm": False,
-}
+ARCH = TINY_CNN
 GOOD_PEERS = ((0.6, 0.8, 0.9, 0.95, 0.96, 0.97),) * 3
 
 
@@ -43,10 +32,7 @@ def test_the_rule_compares_with_the_median_of_peers_at_the_same_epoch() -> None:
 
 @pytest.fixture(scope="module")
 def digits() -> Arrays:
-    data = load_digits()
-    x = (data.images / 16.0).astype("float32")[..., None]
-    y = data.target.astype("int64")
-    return Arrays(x[:400], y[:400], x[400:600], y[400:600])
+    return digits_arrays(400, 200)
 
 
 @pytest.mark.slow
