@@ -97,7 +97,7 @@ def main() -> None:
     results = json.loads((work / "artifacts/search_results.json").read_text())
 
     started = time.perf_counter()
-    plain = plain_tutorial(work / "data/prepared", trials=5, seed=0)
+    plain = plain_tutorial(work / "data/prepared", trials=5, seed=params["search"]["seed"])
     plain["wall_seconds"] = round(time.perf_counter() - started, 1)
 
     report = {

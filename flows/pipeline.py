@@ -8,12 +8,12 @@ this flow is what a scheduled deployment runs.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from prefect import flow
 
 from flows.entry import run_stage
+from flows.fast_exit import exit_with
 from flows.prepare import prepare_flow
 from flows.retrain import retrain_flow
 from flows.search import run_search_stage
@@ -29,4 +29,4 @@ def pipeline_flow(params_path: str = "params.yaml", scheduled: bool = False) -> 
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage(pipeline_flow, __doc__ or ""))
+    exit_with(run_stage(pipeline_flow, __doc__ or ""))

@@ -78,7 +78,8 @@ def start_prefect_server(
 
 
 @contextmanager
-def _using(api_url: str) -> Iterator[str]:
+def using_api(api_url: str) -> Iterator[str]:
+    """Prefect, in this process and in the processes it starts, talks to `api_url` until the end."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     os.environ["PREFECT_API_URL"] = api_url  # for the flow-run processes a runner starts
@@ -100,8 +101,8 @@ def prefect_api(port: int = DEFAULT_PORT) -> Iterator[str]:
         return
     local = f"http://127.0.0.1:{port}/api"
     if is_healthy(local):
-        with _using(local):
+        with using_api(local):
             yield local
         return
-    with start_prefect_server(port) as api_url, _using(api_url):
+    with start_prefect_server(port) as api_url, using_api(api_url):
         yield api_url

@@ -8,7 +8,6 @@ counts, content hash). Raw user datasets live under data/raw/ and are versioned 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from prefect import flow, get_run_logger, task
 
 from flows.datasets import load_dataset, write_splits
 from flows.entry import run_stage
+from flows.fast_exit import exit_with
 from flows.params import load_params
 from nas_core.config import DataConfig
 from nas_core.data import manifest, split_and_scale
@@ -48,4 +48,4 @@ def prepare_flow(params_path: str = "params.yaml", out_dir: str = str(PREPARED_D
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage(prepare_flow, __doc__ or ""))
+    exit_with(run_stage(prepare_flow, __doc__ or ""))

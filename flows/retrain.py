@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from prefect import flow, get_run_logger, task
 
 from flows.champion import CHAMPION, crown_if_better
 from flows.entry import run_stage
+from flows.fast_exit import exit_with
 from flows.params import load_params
 from flows.plots import learning_curve
 from flows.search import ARTIFACTS_DIR, METRICS_DIR, PREPARED_DIR, candidate_seed, read_manifest, write_json
@@ -158,4 +158,4 @@ def retrain_flow(
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage(retrain_flow, __doc__ or "", preflight=retrain_preflight))
+    exit_with(run_stage(retrain_flow, __doc__ or "", preflight=retrain_preflight))

@@ -9,15 +9,18 @@ of the search's parent run.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__":  # before the heavy imports below (flows/early_start.py says why)
+    from flows.early_start import start_search_early
+
+    start_search_early(sys.argv[1:])
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
@@ -25,7 +28,15 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.dask_runner import dask_task_runner, prefect_api_for_workers
+from flows.early_start import (
+    close_started_trainers,
+    start_for,
+    start_trainer_early,
+    take_trainer,
+    use_early_prefect_server,
+)
 from flows.entry import run_stage
+from flows.fast_exit import exit_with
 from flows.multi_objective import SearchObjective
 from flows.params import load_params
 from flows.progress import make_progress
@@ -304,71 +315,13 @@ def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id:
     }
 
 
-_started_trainers: list[IsolatedTrainer] = []  # see `start_trainer_early`
-
-
-def start_trainer_early(cfg: SearchConfig) -> None:
-    """Start the training workers before the flow starts Prefect's server.
-
-    Each worker imports TensorFlow (about 4 s) while the server starts (about 5 s) on the other
-    core, instead of after it; `take_trainer` in the flow picks the workers up.
-    """
-    if cfg.executor == "threads" and not _started_trainers:
-        trainer = IsolatedTrainer(cfg.parallelism, cfg.recycle_after)
-        trainer.warm_up()
-        _started_trainers.append(trainer)
-
-
-def take_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
-    """The workers that `start_trainer_early` started, or new ones; `None` on Dask (its workers train)."""
-    if cfg.executor != "threads":
-        return None
-    for trainer in list(_started_trainers):
-        _started_trainers.remove(trainer)
-        if (trainer.parallelism, trainer.recycle_after) == (cfg.parallelism, cfg.recycle_after):
-            return trainer
-        trainer.close()
-    trainer = IsolatedTrainer(cfg.parallelism, cfg.recycle_after)
-    trainer.warm_up()  # the workers import TensorFlow while tracking is set up
-    return trainer
-
-
-_api_starting: list[threading.Thread] = []  # see `start_prefect_api_early`
-
-
-def start_prefect_api_early() -> None:
-    """Start Prefect's temporary API server in the background, if the flow would start one.
-
-    It takes about 4 s; started here it overlaps the preflight checks and the workers' start.
-    `run_search_stage` waits for it before the flow begins, so the flow finds it running (it is
-    the very instance Prefect's client would start). On failure the flow simply tries again.
-    """
-    from flows.prefect_server import configured_api_url
-
-    if configured_api_url() is not None or _api_starting:
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    def start() -> None:
-        with contextlib.suppress(Exception):
-            SubprocessASGIServer().start()
-
-    thread = threading.Thread(target=start, name="prefect-api-start", daemon=True)
-    thread.start()
-    _api_starting.append(thread)
-
-
 def search_preflight_warming(cfg: NasConfig) -> MlflowTracker:
     """`search_preflight` for the command line, with the workers and Prefect's API starting meanwhile."""
-    if cfg.search.estimation not in WEIGHT_SHARING:
-        start_trainer_early(cfg.search)
-    if cfg.search.executor == "threads":
-        start_prefect_api_early()
+    start_for(cfg)
     try:
         return search_preflight(cfg)
     except BaseException:
-        while _started_trainers:
-            _started_trainers.pop().close()
+        close_started_trainers()
         raise
 
 
@@ -380,15 +333,13 @@ def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, 
 
         return run_weight_sharing_stage(cfg, params_path, scheduled=scheduled)
     start_trainer_early(cfg.search)
-    while _api_starting:
-        _api_starting.pop().join()
     runner_flow = search_flow.with_options(task_runner=make_task_runner(cfg.search))
-    with prefect_api_for_workers(cfg.search):  # Dask workers must report to this flow's Prefect API
+    with use_early_prefect_server(), prefect_api_for_workers(cfg.search):  # Dask workers report to this API
         summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled, fresh=fresh)
     return summary
 
 
 if __name__ == "__main__":
-    sys.exit(
+    exit_with(
         run_stage(run_search_stage, __doc__ or "", preflight=search_preflight_warming, flags={"fresh": FRESH_HELP})
     )
