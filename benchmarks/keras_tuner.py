@@ -81,6 +81,7 @@ def run_ours(args: argparse.Namespace, work: Path, seed: int, parallelism: int, 
         "training_epochs": sum(r["epochs_run"] for r in results),
         "best_val_accuracy": winner["val_accuracy"],
         "best_architecture": winner["architecture"],
+        "drawn_architectures": [r["architecture"] for r in results if r["status"] != "FAILED"],
     }
 
 
@@ -110,6 +111,21 @@ def test_accuracy(work: Path, arch: dict[str, Any], epochs: int, batch_size: int
     accuracy = float(model.evaluate(test["x"], test["y"], batch_size=256, verbose=0)[1])
     keras.backend.clear_session()
     return accuracy
+
+
+def total_params(work: Path, archs: list[dict[str, Any]]) -> int:
+    """Trainable weights of every architecture a search drew: how much its draw cost, whatever searched."""
+    import keras
+    import numpy as np
+
+    from nas_core.builder import build_model
+
+    train = np.load(work / "data/prepared/train.npz")
+    total = 0
+    for arch in archs:
+        total += build_model(arch, train["x"].shape[1:], int(train["y"].max()) + 1).count_params()
+        keras.backend.clear_session()
+    return total
 
 
 def main() -> None:
@@ -154,6 +170,11 @@ def main() -> None:
     for outcomes in runs.values():  # after every timed run, so that no training overlaps a timing
         for outcome in outcomes:
             outcome["test_accuracy"] = test_accuracy(work, outcome["best_architecture"], args.epochs, args.batch_size)
+            try:  # a side note: a failure here must not lose the timings above
+                outcome["params_drawn"] = total_params(work, outcome.pop("drawn_architectures"))
+            except Exception as error:
+                print(f"could not count the drawn parameters: {type(error).__name__}: {error}", flush=True)
+                outcome["params_drawn"] = None
 
     summary = {}
     for name, outcomes in runs.items():
@@ -166,6 +187,7 @@ def main() -> None:
             "mean_training_epochs": statistics.mean(o["training_epochs"] for o in outcomes),
             "mean_best_val_accuracy": statistics.mean(o["best_val_accuracy"] for o in outcomes),
             "mean_test_accuracy": statistics.mean(o["test_accuracy"] for o in outcomes),
+            "mean_params_drawn": statistics.mean(o["params_drawn"] or 0 for o in outcomes),
         }
     result = {
         "dataset": args.dataset,

@@ -94,14 +94,19 @@ def main() -> None:
 
     trials = [t for t in tuner.oracle.trials.values() if t.score is not None]
     best = tuner.oracle.get_best_trials(1)[0]
-    values = best.hyperparameters.values
-    arch = prepare_architecture(space, {k: v for k, v in values.items() if not k.startswith("tuner/")}, x.shape[1:])
+
+    def architecture(trial: Any) -> dict[str, Any]:
+        values = trial.hyperparameters.values
+        return prepare_architecture(space, {k: v for k, v in values.items() if not k.startswith("tuner/")}, x.shape[1:])
+
+    arch = architecture(best)
     epochs = [
         int(t.hyperparameters.values.get("tuner/epochs", args.epochs))
         - int(t.hyperparameters.values.get("tuner/initial_epoch", 0))
         for t in trials
     ]
     new = [t for t in trials if int(t.hyperparameters.values.get("tuner/round", 0)) == 0]
+    drawn = [architecture(t) for t in new]  # no model built: the caller counts parameters after the clock stops
     record = {
         "tuner": args.tuner,
         "seed": args.seed,
@@ -110,6 +115,7 @@ def main() -> None:
         "training_epochs": int(sum(epochs)),
         "best_val_accuracy": float(best.score),
         "best_architecture": arch,
+        "drawn_architectures": drawn,
     }
     args.out.write_text(json.dumps(record, indent=2))
 

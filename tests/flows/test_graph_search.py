@@ -51,7 +51,7 @@ def test_the_graph_space_comes_from_params_space() -> None:
 def test_graph_search_trains_distinct_valid_graphs_grown_from_the_smallest(graph_run: Path) -> None:
     results = json.loads((graph_run / "artifacts/search_results.json").read_text())
     assert len(results) == 5 and all(r["status"] == "COMPLETED" for r in results)
-    graphs = [r["architecture"] for r in results]
+    graphs = [r["architecture"] for r in sorted(results, key=lambda r: r["index"])]  # file order = finish order
     assert all(structure_problem(g) is None for g in graphs)
     assert graphs[0] == {"nodes": ["input", "conv3x3-8", "output"], "edges": [[0, 1], [1, 2]]}  # NASH's start
     assert len({json.dumps(g, sort_keys=True) for g in graphs}) == 5  # no graph trained twice
