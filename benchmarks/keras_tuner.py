@@ -8,6 +8,9 @@ server and worker start-up included):
 - Keras Tuner `RandomSearch` (max_trials = N) against our `random` strategy (N candidates) at
   parallelism 1 and at parallelism 2. Keras Tuner has no parallel mode on one machine short of
   its distributed gRPC set-up, so its single process is the reference for both.
+- Keras Tuner's own draw (the architectures its RandomSearch trained) through our search with
+  the `fixed` strategy, at parallelism 1 and 2: the same models on both sides, so only the search
+  machinery differs.
 - Keras Tuner `Hyperband` (max_epochs = E, factor 3, one iteration) against our
   `estimation: hyperband` (min 1, max E epochs, eta 3) given as many new candidates as Keras
   Tuner's Hyperband started.
@@ -60,9 +63,20 @@ def base_params(args: argparse.Namespace) -> dict[str, Any]:
     return cfg
 
 
-def run_ours(args: argparse.Namespace, work: Path, seed: int, parallelism: int, hyperband: bool, n: int) -> dict:
+def run_ours(
+    args: argparse.Namespace,
+    work: Path,
+    seed: int,
+    parallelism: int,
+    hyperband: bool,
+    n: int,
+    architectures: list[dict[str, Any]] | None = None,
+) -> dict:
+    """Our search as `python -m flows.search`; given `architectures`, it trains exactly those (`fixed`)."""
     cfg = base_params(args)
     cfg["search"] |= {"strategy": "random", "max_candidates": n, "parallelism": parallelism, "seed": seed}
+    if architectures is not None:
+        cfg["search"] |= {"strategy": "fixed", "strategy_options": {"architectures": architectures}}
     if hyperband:
         cfg["search"] |= {
             "estimation": "hyperband",
@@ -157,9 +171,15 @@ def main() -> None:
         print(f"seed {seed} {name}: {outcome['wall_seconds']:.1f}s val {outcome['best_val_accuracy']:.4f}", flush=True)
 
     for seed in args.seeds:
-        record("keras-tuner RandomSearch", seed, run_keras_tuner(args, work, seed, "random"))
+        kt_random = run_keras_tuner(args, work, seed, "random")
+        record("keras-tuner RandomSearch", seed, kt_random)
         for p in (1, 2):
             record(f"ours random, parallelism {p}", seed, run_ours(args, work, seed, p, False, args.trials))
+        # The two random searches draw different models; on Keras Tuner's own draw only the machinery differs.
+        drawn = kt_random["drawn_architectures"]
+        for p in (1, 2):
+            outcome = run_ours(args, work, seed, p, False, len(drawn), architectures=drawn)
+            record(f"ours on Keras Tuner's draw, parallelism {p}", seed, outcome)
         if args.skip_hyperband:
             continue
         kt_hb = run_keras_tuner(args, work, seed, "hyperband")

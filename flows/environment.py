@@ -19,6 +19,9 @@ def apply_defaults() -> None:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "INFO",
         "PREFECT_UI_ENABLED": "false",
+        # Prefect's 20 s default is too short for a first start (fresh database, cold disk cache)
+        # on a busy 2-core machine: `python -m flows.prepare` right after install timed out there.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
