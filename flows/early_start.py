@@ -31,7 +31,9 @@ from nas_core.config import NasConfig, SearchConfig
 from nas_core.estimation.config import WEIGHT_SHARING
 from nas_core.isolation import IsolatedTrainer, spawn_without_parent_main
 
-SERVER_START_TIMEOUT = 90.0  # seconds; Prefect's own default for its temporary server
+# Seconds to wait for the early server; ours, not Prefect's (its own temporary server waits
+# PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, 20 s unless flows/environment.py's default applies).
+SERVER_START_TIMEOUT = 90.0
 
 _started_trainers: list[IsolatedTrainer] = []
 _early_servers: list[EarlyServer] = []
