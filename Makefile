@@ -27,7 +27,7 @@ run: setup
 lint: setup
 	ruff check .
 	ruff format --check .
-	mypy nas_core flows
+	mypy nas_core flows benchmarks
 
 test: lint
 	pytest

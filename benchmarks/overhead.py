@@ -85,10 +85,21 @@ def params_for(args: argparse.Namespace, archs: list[dict], space_cfg: dict[str,
     return cfg
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
-    """Wall seconds from process start to exit, and the process's stdout."""
+def timed(cmd: list[str], cwd: Path, api_url: str | None = None) -> float:
+    """Wall seconds from process start to exit."""
+    return timed_with_output(cmd, cwd, api_url)[0]
+
+
+def timed_with_output(cmd: list[str], cwd: Path, api_url: str | None = None) -> tuple[float, str]:
+    """Wall seconds from process start to exit, and the process's stdout.
+
+    Without `api_url` the flow starts its own temporary Prefect server, as a user's own run does;
+    with it, the flow uses that running server (as under `make schedule` or PREFECT_API_URL).
+    """
     env = os.environ | {"PREFECT_HOME": str(cwd / ".prefect"), "PYTHONPATH": str(REPO)}  # `-m benchmarks.…` from cwd
-    env.pop("PREFECT_API_URL", None)  # like a user's own run: the flow starts its own Prefect server
+    env.pop("PREFECT_API_URL", None)
+    if api_url is not None:
+        env["PREFECT_API_URL"] = api_url
     started = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
@@ -99,13 +110,13 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 def run_bare(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """(wall, training) seconds of the bare loop; it prints its per-model training seconds last."""
-    wall, stdout = timed(cmd, cwd)
+    wall, stdout = timed_with_output(cmd, cwd)
     return wall, sum(json.loads(stdout.strip().splitlines()[-1])["train_seconds"])
 
 
 def run_ours(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """(wall, training) seconds of our search, training summed from its candidate records."""
-    wall, _ = timed(cmd, cwd)
+    wall = timed(cmd, cwd)
     records = json.loads((cwd / "artifacts/search_results.json").read_text())
     if any(r["status"] != "COMPLETED" for r in records):
         raise SystemExit(f"a candidate did not complete: {[(r['index'], r['status']) for r in records]}")
