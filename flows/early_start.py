@@ -95,14 +95,15 @@ def close_started_trainers() -> None:
 class EarlyServer:
     """Prefect's temporary API server as a subprocess on a free local port, logging to PREFECT_HOME."""
 
-    def __init__(self) -> None:
+    def __init__(self, home: Path | None = None) -> None:
+        """`home`: the server's PREFECT_HOME (its database and log); default: the environment's."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self.api_url = f"http://127.0.0.1:{port}/api"
-        home = Path(os.environ.get("PREFECT_HOME", ".prefect"))
-        home.mkdir(parents=True, exist_ok=True)
-        self.log_path = home / "temporary-server.log"
+        own_home = home or Path(os.environ.get("PREFECT_HOME", ".prefect"))
+        own_home.mkdir(parents=True, exist_ok=True)
+        self.log_path = own_home / "temporary-server.log"
         spec = importlib.util.find_spec("prefect")  # finds Prefect without importing it
         app_dir = str(Path(spec.origin).parent.parent) if spec is not None and spec.origin else "."
         command = [sys.executable, "-m", "uvicorn", "--app-dir", app_dir, "--factory"]
@@ -110,6 +111,8 @@ class EarlyServer:
         command += ["--log-level", "error", "--lifespan", "on"]
         # The environment Prefect gives its own temporary server: no UI, ephemeral-mode services.
         env = os.environ | {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        if home is not None:
+            env["PREFECT_HOME"] = str(home)
         env.pop("PREFECT_API_URL", None)
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
