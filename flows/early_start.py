@@ -35,6 +35,9 @@ from nas_core.isolation import IsolatedTrainer, spawn_without_parent_main
 # PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, 20 s unless flows/environment.py's default applies).
 SERVER_START_TIMEOUT = 90.0
 
+# The early server's CPU priority (a nice value): lower than the stage and its training workers.
+SERVER_NICENESS = 10
+
 _started_trainers: list[IsolatedTrainer] = []
 _early_servers: list[EarlyServer] = []
 
@@ -73,13 +76,22 @@ def start_trainer_early(cfg: SearchConfig) -> None:
         _started_trainers.append(trainer)
 
 
+def waiting_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
+    """The workers `start_trainer_early` started for `cfg`, left in place for `take_trainer`."""
+    return next((t for t in _started_trainers if cfg.executor == "threads" and _fits(t, cfg)), None)
+
+
+def _fits(trainer: IsolatedTrainer, cfg: SearchConfig) -> bool:
+    return (trainer.parallelism, trainer.recycle_after) == (cfg.parallelism, cfg.recycle_after)
+
+
 def take_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
     """The workers that `start_trainer_early` started, or new ones; `None` on Dask (its workers train)."""
     if cfg.executor != "threads":
         return None
     for trainer in list(_started_trainers):
         _started_trainers.remove(trainer)
-        if (trainer.parallelism, trainer.recycle_after) == (cfg.parallelism, cfg.recycle_after):
+        if _fits(trainer, cfg):
             return trainer
         trainer.close()
     trainer = IsolatedTrainer(cfg.parallelism, cfg.recycle_after)
@@ -116,6 +128,10 @@ class EarlyServer:
         env.pop("PREFECT_API_URL", None)
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with contextlib.suppress(AttributeError, OSError):  # no setpriority on Windows
+            # Below the stage and its workers: they are busy only at start-up, when they should go first;
+            # later the server gets what training leaves (at parallelism 1, a whole core).
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, SERVER_NICENESS)
 
     def wait_until_healthy(self, timeout: float = SERVER_START_TIMEOUT) -> bool:
         deadline = time.monotonic() + timeout

@@ -9,10 +9,13 @@ of the search's parent run.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ from flows.early_start import (
     start_trainer_early,
     take_trainer,
     use_early_prefect_server,
+    waiting_trainer,
 )
 from flows.entry import run_stage
 from flows.fast_exit import exit_with
@@ -41,7 +45,7 @@ from flows.multi_objective import SearchObjective
 from flows.params import load_params
 from flows.progress import make_progress
 from flows.report import SearchData, report_after_search, write_plot_data
-from flows.resume import count_recovered, open_search
+from flows.resume import count_recovered, find_unfinished, open_search, resume_key
 from flows.tracking import MlflowTracker
 from nas_core.architecture import (
     InfeasibleArchitecture,
@@ -59,7 +63,7 @@ from nas_core.isolation import IsolatedTrainer, TrainRequest, train_request
 from nas_core.results import CandidateResult, best_result, failed
 from nas_core.search_loop import Candidate, describe_budget, run_search
 from nas_core.space import Sample, SearchSpace, sample_key
-from nas_core.strategies import make_strategy
+from nas_core.strategies import Wrapper, make_strategy
 from nas_core.train_settings import TrainSettings
 
 PREPARED_DIR = Path("data/prepared")
@@ -122,8 +126,8 @@ class PrefectEvaluator:
         self.median_stop = median_stop
         self.curves: list[list[float]] = []  # val accuracy per epoch of the finished candidates, for median stopping
 
-    def submit(self, candidate: Candidate) -> None:
-        request = TrainRequest(
+    def request_for(self, candidate: Candidate) -> TrainRequest:
+        return TrainRequest(
             key=candidate.key,
             index=candidate.index,
             architecture=candidate.architecture,
@@ -132,8 +136,10 @@ class PrefectEvaluator:
             seed=candidate_seed(self.seed, candidate.key),
             median_stop=self.median_stop.with_peers(self.curves) if self.median_stop else None,
         )
+
+    def submit(self, candidate: Candidate) -> None:
         named = train_candidate_task.with_options(task_run_name=f"candidate-{candidate.index:03d}-{candidate.key}")
-        self.pending[named.submit(request, self.trainer)] = candidate
+        self.pending[named.submit(self.request_for(candidate), self.trainer)] = candidate
 
     def wait(self) -> tuple[Candidate, CandidateResult]:
         future = next(as_completed(list(self.pending)))
@@ -179,6 +185,117 @@ def search_space_for(
     return space, partial(make_candidate, space, input_shape), partial(architecture_key, space, input_shape=input_shape)
 
 
+@dataclass
+class SearchSetup:
+    """What a search derives from params.yaml and the prepared data before it trains anything."""
+
+    manifest: dict[str, Any]
+    input_shape: tuple[int, ...]
+    space: SearchSpace | GraphSpace
+    to_candidate: Callable[[int, Sample], Candidate]
+    strategy: Wrapper  # not yet constrained to `search.max_params`
+    objective: SearchObjective
+    settings: TrainSettings
+
+
+def set_up_search(cfg: NasConfig, data_dir: Path) -> SearchSetup:
+    manifest = read_manifest(data_dir)
+    input_shape = tuple(int(d) for d in manifest["input_shape"])
+    space, to_candidate, key = search_space_for(cfg, input_shape)
+    strategy = make_strategy(cfg.search.strategy, space, seed=cfg.search.seed, key=key, **cfg.search.strategy_options)
+    objective = SearchObjective(cfg.search, space, input_shape, manifest["num_classes"])  # README "Multi-objective"
+    settings = objective.train_settings(cfg.train.model_dump())
+    return SearchSetup(manifest, input_shape, space, to_candidate, strategy, objective, settings)
+
+
+def evaluator_for(
+    cfg: NasConfig, trainer: IsolatedTrainer | None, data_dir: Path, settings: TrainSettings
+) -> PrefectEvaluator:
+    return PrefectEvaluator(trainer, data_dir, settings, cfg.search.seed, median_stop_rule(cfg.search.median_stop))
+
+
+class _FirstWait(Exception):
+    """Raised by `_FirstSubmissions.wait`: the loop has submitted all it can before a result."""
+
+
+class _FirstSubmissions:
+    """An `Evaluator` that records the loop's first `limit` requests, as far as no result decides them.
+
+    Its `wait` stops the loop, or, below `limit`, hands back a placeholder result: only for
+    strategies whose proposals ignore results, with requests that carry no peers' curves.
+    """
+
+    def __init__(self, evaluator: PrefectEvaluator, limit: int) -> None:
+        self.evaluator = evaluator
+        self.limit = limit
+        self.requests: list[TrainRequest] = []
+        self.pending: list[Candidate] = []
+
+    def submit(self, candidate: Candidate) -> None:
+        self.requests.append(self.evaluator.request_for(candidate))
+        self.pending.append(candidate)
+
+    def wait(self) -> tuple[Candidate, CandidateResult]:
+        if len(self.requests) >= self.limit or not self.pending:
+            raise _FirstWait
+        candidate = self.pending.pop(0)
+        return candidate, failed(candidate.key, candidate.architecture, "placeholder", candidate.index)
+
+
+def first_requests(cfg: NasConfig, data_dir: Path, fresh: bool) -> list[TrainRequest]:
+    """A new search's first requests, known before any result: the same setup and loop as the flow's.
+
+    Those submitted before the first result; for strategies that ignore results (random, grid,
+    fixed) and no median stopping, twice as many, so the workers stay busy until the flow is up.
+
+    Empty when the search will not start that way: one that resumes a killed run, or one whose
+    estimation submits something else (multi-fidelity rungs, weight sharing).
+    """
+    if cfg.search.estimation in MULTI_FIDELITY or cfg.search.estimation in WEIGHT_SHARING:
+        return []
+    setup = set_up_search(cfg, data_dir)
+    if not fresh and cfg.search.resume:
+        tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+        search_key = resume_key(cfg, setup.manifest["content_hash"])
+        if find_unfinished(tracker, search_key, logging.getLogger(__name__)) is not None:
+            return []
+    strategy = setup.objective.constrain(setup.strategy)
+    ordered = getattr(strategy, "uses_feedback", True)
+    independent = not ordered and not cfg.search.median_stop.enabled  # later requests depend on no result
+    limit = cfg.search.parallelism * (2 if independent else 1)
+    recorder = _FirstSubmissions(evaluator_for(cfg, None, data_dir, setup.settings), limit)
+    with contextlib.suppress(_FirstWait):
+        run_search(
+            strategy,
+            recorder,
+            setup.to_candidate,
+            budget=cfg.search.max_candidates,
+            parallelism=cfg.search.parallelism,
+            ordered=ordered,
+            score=setup.objective.objective,
+        )
+    return recorder.requests
+
+
+def head_start(cfg: NasConfig, fresh: bool) -> None:
+    """Start the first candidates on the waiting workers while Prefect's server is still starting.
+
+    On a short search the server's start-up (several seconds of CPU) is the longest step before
+    the first candidate, and one core is idle while a worker trains at parallelism 1. The first
+    candidates of a new search depend on no result, so the workers train them meanwhile; the
+    flow's equal requests take their results over (`IsolatedTrainer.prefetch`). This is only a
+    speed-up: if planning fails, nothing starts and the flow reports any real problem itself.
+    """
+    trainer = waiting_trainer(cfg.search)
+    if trainer is None:
+        return
+    try:
+        requests = first_requests(cfg, PREPARED_DIR, fresh)
+    except Exception:
+        return
+    trainer.prefetch(requests)
+
+
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -215,9 +332,8 @@ def search_flow(
     cfg = load_params(params_path)
     trainer = take_trainer(cfg.search)
     tracker = search_preflight(cfg, Path(data_dir))
-    manifest = read_manifest(Path(data_dir))
-    input_shape = tuple(int(d) for d in manifest["input_shape"])
-    space, to_candidate, key = search_space_for(cfg, input_shape)
+    setup = set_up_search(cfg, Path(data_dir))
+    manifest, input_shape, space, to_candidate = setup.manifest, setup.input_shape, setup.space, setup.to_candidate
     space_size = space.size() if isinstance(space, SearchSpace) else None
     write_json(ARTIFACTS_DIR / "search_space.json", {"space": space.to_dict(), "size": space_size})
     if isinstance(space, GraphSpace):
@@ -228,10 +344,9 @@ def search_flow(
     trigger = "scheduled" if scheduled else "manual"
     opened = open_search(tracker, cfg, manifest["content_hash"], to_candidate, logger, trigger, fresh)
     parent_id = opened.parent_run_id
-    strategy = make_strategy(cfg.search.strategy, space, seed=cfg.search.seed, key=key, **cfg.search.strategy_options)
-    objective = SearchObjective(cfg.search, space, input_shape, manifest["num_classes"])  # README "Multi-objective"
+    objective = setup.objective
     progress = make_progress(cfg.search.max_candidates, logger, objective.objective)
-    strategy = objective.constrain(strategy, on_skip=progress.skipped_over_limit)
+    strategy = objective.constrain(setup.strategy, on_skip=progress.skipped_over_limit)
     count_recovered(progress, opened.replay)
     run_ids: dict[int, str] = {}
 
@@ -244,7 +359,6 @@ def search_flow(
         tracker.finish_candidate(run_ids.pop(candidate.index), result)
         progress.finished(candidate, result)
 
-    settings = objective.train_settings(cfg.train.model_dump())
     search_loop = run_search
     if cfg.search.estimation in MULTI_FIDELITY:  # successive halving / Hyperband (flows/hyperband.py)
         from flows.hyperband import multifidelity_loop
@@ -253,9 +367,7 @@ def search_flow(
     try:
         results = search_loop(
             strategy,
-            PrefectEvaluator(
-                trainer, Path(data_dir), settings, cfg.search.seed, median_stop_rule(cfg.search.median_stop)
-            ),
+            evaluator_for(cfg, trainer, Path(data_dir), setup.settings),
             to_candidate,
             budget=cfg.search.max_candidates,
             parallelism=cfg.search.parallelism,
@@ -272,6 +384,8 @@ def search_flow(
         progress.close()
         if trainer is not None:
             trainer.close()
+    if trainer is not None and trainer.taken_over:
+        logger.info("%d candidate(s) began training while Prefect's server was starting", trainer.taken_over)
 
     best = objective.winner(results)
     summary = summarize(results, time.perf_counter() - started, space_size, best) | objective.summary(results, best)
@@ -333,6 +447,7 @@ def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, 
 
         return run_weight_sharing_stage(cfg, params_path, scheduled=scheduled)
     start_trainer_early(cfg.search)
+    head_start(cfg, fresh)
     runner_flow = search_flow.with_options(task_runner=make_task_runner(cfg.search))
     with use_early_prefect_server(), prefect_api_for_workers(cfg.search):  # Dask workers report to this API
         summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled, fresh=fresh)

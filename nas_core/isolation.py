@@ -13,9 +13,10 @@ import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -137,31 +138,98 @@ def threads_per_worker(parallelism: int) -> int:
 
 
 class IsolatedTrainer:
-    """A spawn-based process pool whose workers are recycled every `recycle_after` candidates."""
+    """Spawned worker pools, each replaced after `parallelism * recycle_after` candidates.
+
+    The next pool starts while the current one trains its last round, so a recycle does not
+    make the next candidate wait for a fresh worker to import TensorFlow (5-8 s on two cores,
+    once every `recycle_after` candidates at parallelism 1). A retired pool's workers are
+    terminated as soon as its last candidate is back.
+    """
 
     def __init__(self, parallelism: int, recycle_after: int = 10) -> None:
         self.parallelism = parallelism
         self.recycle_after = recycle_after
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a done-callback may run at once, in the submitting thread
         self._pool: ProcessPoolExecutor | None = None
+        self._next_pool: ProcessPoolExecutor | None = None  # warming up for when `_pool` retires
+        self._served = 0  # candidates submitted to `_pool`
+        self._running: dict[ProcessPoolExecutor, int] = {}  # candidates in flight, per pool
+        self._retired: dict[ProcessPoolExecutor, list[BaseProcess]] = {}  # shut down, with their workers
+        self._prefetched: list[tuple[TrainRequest, ProcessPoolExecutor, Future[CandidateResult]]] = []
+        self.taken_over = 0  # prefetched requests that a `train` call took over
 
-    def _get_pool(self) -> ProcessPoolExecutor:
+    @property
+    def _quota(self) -> int:
+        return self.parallelism * self.recycle_after
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        """A pool whose workers are spawned now, each importing TensorFlow in its initializer."""
+        pool = ProcessPoolExecutor(
+            max_workers=self.parallelism,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_configure_worker,
+            initargs=(threads_per_worker(self.parallelism),),
+        )
+        for _ in range(self.parallelism):  # spawn workers start on demand: one submit each
+            pool.submit(os.getpid)
+        return pool
+
+    def _current_pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.parallelism,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    max_tasks_per_child=self.recycle_after,
-                    initializer=_configure_worker,
-                    initargs=(threads_per_worker(self.parallelism),),
-                )
+                self._pool, self._next_pool = self._next_pool or self._start_pool(), None
+                self._served = 0
             return self._pool
 
     def warm_up(self) -> None:
         """Start the workers now (each imports TensorFlow), so that cost overlaps the search's own setup."""
-        pool = self._get_pool()
-        for _ in range(self.parallelism):
-            pool.submit(os.getpid)
+        self._current_pool()
+
+    def _submit(self, request: TrainRequest) -> tuple[ProcessPoolExecutor, Future[CandidateResult]]:
+        with self._lock:
+            pool = self._current_pool()
+            future = pool.submit(train_request, request)
+            self._served += 1
+            self._running[pool] = self._running.get(pool, 0) + 1
+            if self._served > self._quota - self.parallelism and self._next_pool is None:
+                self._next_pool = self._start_pool()  # the last round: the successor imports TensorFlow meanwhile
+            if self._served >= self._quota:
+                self._pool = None
+                self._retired[pool] = _workers(pool)  # taken first: shutdown() forgets them
+                pool.shutdown(wait=False)
+        future.add_done_callback(lambda _: self._candidate_done(pool))
+        return pool, future
+
+    def prefetch(self, requests: list[TrainRequest]) -> None:
+        """Start training `requests` now; a later `train` of an equal request takes over its result.
+
+        For a search's first candidates, which are known before its orchestration is up. A
+        request that is never asked for is trained for nothing, so give only certain ones.
+        """
+        for request in requests:
+            pool, future = self._submit(request)
+            with self._lock:
+                self._prefetched.append((request, pool, future))
+
+    def _take_prefetched(self, request: TrainRequest) -> tuple[ProcessPoolExecutor, Future[CandidateResult]] | None:
+        with self._lock:
+            for i, (started, pool, future) in enumerate(self._prefetched):
+                if started == request:
+                    del self._prefetched[i]
+                    self.taken_over += 1
+                    return pool, future
+        return None
+
+    def _candidate_done(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if pool not in self._running:  # close() came first
+                return
+            self._running[pool] -= 1
+            workers = self._retired.pop(pool, None) if self._running[pool] == 0 else None
+            if workers is not None:
+                del self._running[pool]
+        if workers is not None:
+            _terminate(workers, join=False)  # exiting by itself, TensorFlow takes seconds of CPU
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
@@ -175,9 +243,9 @@ class IsolatedTrainer:
         When a worker dies, every candidate then running in the pool sees it. Each is retried
         alone in a one-off process, so only the candidate that really crashes is marked FAILED.
         """
-        pool = self._get_pool()
+        pool, future = self._take_prefetched(request) or self._submit(request)
         try:
-            return pool.submit(train_request, request).result()
+            return future.result()
         except BrokenProcessPool:
             self._discard(pool)
         alone = ProcessPoolExecutor(
@@ -206,18 +274,30 @@ class IsolatedTrainer:
         training when the search is interrupted is stopped with them.
         """
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        workers = list((getattr(pool, "_processes", None) or {}).values())  # no public handle before 3.14
-        pool.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.join(timeout=10)
+            workers = [w for workers in self._retired.values() for w in workers]
+            for pool in (self._pool, self._next_pool):
+                if pool is not None:
+                    workers += _workers(pool)
+                    pool.shutdown(wait=False, cancel_futures=True)
+            self._pool, self._next_pool, self._retired = None, None, {}
+            self._running.clear()
+            self._prefetched.clear()
+        _terminate(workers, join=True)
 
     def __enter__(self) -> IsolatedTrainer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _workers(pool: ProcessPoolExecutor) -> list[BaseProcess]:
+    return list((getattr(pool, "_processes", None) or {}).values())  # no public handle before 3.14
+
+
+def _terminate(workers: list[BaseProcess], join: bool) -> None:
+    for worker in workers:
+        worker.terminate()
+    if join:
+        for worker in workers:
+            worker.join(timeout=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in a scratch directory: flows write data/, artifacts/, metrics/ and mlflow.db relative to it."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@contextmanager
+def in_directory(folder: Path) -> Iterator[Path]:
+    """Work in `folder` (flows read params.yaml and write data/ relative to it), then go back."""
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(previous)

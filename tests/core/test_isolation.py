@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from nas_core.isolation import IsolatedTrainer, TrainRequest
+from nas_core.isolation import IsolatedTrainer, TrainRequest, _workers
 from nas_core.results import COMPLETED, FAILED
 from nas_core.training import TrainSettings
 
@@ -79,3 +79,34 @@ def test_missing_data_is_a_failed_candidate(tmp_path: Path) -> None:
         result = trainer.train(request(tmp_path / "nowhere", 0))
     assert result.status == FAILED
     assert "could not load data" in (result.error or "")
+
+
+def test_a_pool_retires_after_its_quota_and_its_successor_starts_during_the_last_candidate(data_dir: Path) -> None:
+    with IsolatedTrainer(parallelism=1, recycle_after=2) as trainer:
+        trainer.warm_up()
+        first = trainer._pool
+        first_workers = _workers(first)
+        assert trainer.train(request(data_dir, 0)).status == COMPLETED
+        assert trainer._next_pool is None, "a successor started before the pool's last candidate"
+        assert trainer.train(request(data_dir, 1)).status == COMPLETED
+        successor = trainer._next_pool  # started when the last candidate was submitted, not after it
+        assert successor is not None and trainer._pool is None
+        for worker in first_workers:
+            worker.join(timeout=10)
+        assert len(first_workers) == 1 and not any(w.is_alive() for w in first_workers)
+        assert trainer.train(request(data_dir, 2)).status == COMPLETED
+        assert trainer._pool is successor
+        successor_workers = _workers(successor)
+        assert len(successor_workers) == 1 and successor_workers[0].is_alive()
+    assert not successor_workers[0].is_alive()
+
+
+def test_a_prefetched_request_is_taken_over_by_an_equal_one_and_no_other(data_dir: Path) -> None:
+    with IsolatedTrainer(parallelism=1) as trainer:
+        trainer.prefetch([request(data_dir, 0)])
+        other = trainer.train(request(data_dir, 5))  # not prefetched: trained on its own
+        assert trainer.taken_over == 0
+        taken = trainer.train(request(data_dir, 0))
+        assert trainer.taken_over == 1
+    assert (other.status, other.index) == (COMPLETED, 5)
+    assert (taken.status, taken.index) == (COMPLETED, 0)

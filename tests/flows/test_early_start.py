@@ -41,6 +41,8 @@ def test_search_runs_on_its_own_early_server_and_stops_it(workdir: Path) -> None
             [sys.executable, "-m", stage], cwd=workdir, env=env, capture_output=True, text=True, timeout=600
         )
         assert done.returncode == 0, done.stderr[-3000:]
+    # Random search at parallelism 2: both candidates were planned and started before the flow began.
+    assert "2 candidate(s) began training while Prefect's server was starting" in done.stdout + done.stderr
 
     assert (home / "temporary-server.log").is_file()  # flows/early_start.py's server, not Prefect's own
     with sqlite3.connect(home / "prefect.db") as db:
@@ -61,6 +63,7 @@ def test_a_configured_prefect_server_wins_over_the_early_one(tmp_path: Path, mon
     monkeypatch.setattr(early_start, "_early_servers", [])
     early_start.start_prefect_server_early()
     (server,) = early_start._early_servers
+    assert psutil.Process(server.process.pid).nice() == early_start.SERVER_NICENESS  # start-up goes to the stage first
     configured = "http://127.0.0.1:1/api"  # a profile's server, say; never contacted here
     with temporary_settings(updates={PREFECT_API_URL: configured}), early_start.use_early_prefect_server():
         assert server.process.poll() is not None  # the early server was stopped unused

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from mlflow import MlflowClient
 
 from flows.prepare import prepare_flow
 from flows.search import run_search_stage
-from tests.conftest import write_params
+from tests.conftest import in_directory, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -21,14 +20,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def root(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One prepared tiny digits for every method; each test has its own experiment."""
-    root = tmp_path_factory.mktemp("estimation")
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
+    with in_directory(tmp_path_factory.mktemp("estimation")) as root:
         prepare_flow(params_path=str(write_params(root / "params.yaml")))
         yield root
-    finally:
-        os.chdir(previous)
 
 
 def search(root: Path, experiment: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], MlflowClient, list[Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from flows.retrain import retrain_flow
 from flows.search import run_search_stage
 from nas_core.config import SpaceConfig
 from nas_core.graph_space import graph_space_from_config, structure_problem
-from tests.conftest import write_params
+from tests.conftest import in_directory, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -29,17 +28,12 @@ OVERRIDES = {
 
 @pytest.fixture(scope="module")
 def graph_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("graph")
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
+    with in_directory(tmp_path_factory.mktemp("graph")) as root:
         params = str(write_params(root / "params.yaml", OVERRIDES))
         prepare_flow(params_path=params)
         run_search_stage(params_path=params)
         retrain_flow(params_path=params)
         yield root
-    finally:
-        os.chdir(previous)
 
 
 def test_the_graph_space_comes_from_params_space() -> None:

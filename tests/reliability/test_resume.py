@@ -56,6 +56,7 @@ def test_search_killed_with_sigkill_resumes_without_training_anything_twice(pref
     log = (tmp_path / "second.log").read_text()
 
     assert f"resumed search {parent.info.run_id}: {len(before)} of {BUDGET} candidates recovered" in log
+    assert "began training while Prefect's server was starting" not in log  # a resume plans no head start
     (search,) = runs(client, "search")  # the same parent run, now finished: MLflow shows one search
     assert search.info.run_id == parent.info.run_id and search.info.status == "FINISHED"
     records = recorded(client, parent.info.run_id)
