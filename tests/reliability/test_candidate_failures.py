@@ -16,13 +16,15 @@ pytestmark = pytest.mark.slow
 
 
 def test_too_big_candidates_fail_and_the_search_continues(prefect_api: str, workdir: Path) -> None:
-    # Every candidate with a hidden dense layer asks for 4e6 x 4e6 weights (64 TB): it must fail in
-    # its worker, be recorded with the reason, and leave the small candidates to finish.
+    # Every candidate with a hidden dense layer asks for 4e9 units: its first dense kernel alone is
+    # over 1 TB. It must fail in its worker, be recorded with the reason, and leave the small
+    # candidates to finish. (With 4e6 units the first kernel, 2 GB, was really allocated and
+    # initialised before the second failed: 200 s of the suite.)
     params = str(
         write_params(
             workdir / "params.yaml",
             {
-                "space": {"conv_blocks": [1], "filters": [4, 8], "dense_layers": [0, 2], "units": [4_000_000]},
+                "space": {"conv_blocks": [1], "filters": [4, 8], "dense_layers": [0, 2], "units": [4_000_000_000]},
                 "search": {"max_candidates": 4, "seed": 0},
                 "train": {"epochs": 1},
             },
