@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from sklearn.datasets import load_digits
 
@@ -98,7 +99,19 @@ def test_a_pool_retires_after_its_quota_and_its_successor_starts_during_the_last
         assert trainer._pool is successor
         successor_workers = _workers(successor)
         assert len(successor_workers) == 1 and successor_workers[0].is_alive()
-    assert not successor_workers[0].is_alive()
+    assert not running(successor_workers[0].pid), "close() left a worker running"
+
+
+def running(pid: int | None) -> bool:
+    """Whether `pid` still runs (a zombie that nobody has reaped yet does not)."""
+    try:
+        process = psutil.Process(pid)
+        process.wait(timeout=10)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.TimeoutExpired:
+        return True
+    return False
 
 
 def test_a_prefetched_request_is_taken_over_by_an_equal_one_and_no_other(data_dir: Path) -> None:
