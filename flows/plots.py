@@ -21,5 +21,11 @@ def learning_curve(result: CandidateResult) -> Figure:
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
     figure.suptitle(f"candidate {result.index} ({result.key}) {result.status}", fontsize=9)
-    figure.tight_layout()
+    # Fixed margins: tight_layout() measured every label again, a third of this figure's cost,
+    # paid in the flow's process while the next candidate trains.
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.84, wspace=0.22)
     return figure
+
+
+# PNG compression barely shrinks a line plot; its default level cost a quarter of the saving time.
+FAST_PNG = {"pil_kwargs": {"compress_level": 1}}

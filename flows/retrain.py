@@ -24,7 +24,7 @@ from flows.champion import CHAMPION, crown_if_better
 from flows.entry import run_stage
 from flows.fast_exit import exit_with
 from flows.params import load_params
-from flows.plots import learning_curve
+from flows.plots import FAST_PNG, learning_curve
 from flows.search import ARTIFACTS_DIR, METRICS_DIR, PREPARED_DIR, candidate_seed, read_manifest, write_json
 from flows.tracking import PARENT_TAG, MlflowTracker
 from nas_core.config import NasConfig
@@ -110,7 +110,7 @@ def log_to_mlflow(
     finals = [Metric(k, float(v), stamp, 0) for k, v in metrics.items() if isinstance(v, int | float)]
     client.log_batch(run_id, metrics=series + finals)
     curve = CandidateResult(key=winner["key"], architecture=winner["architecture"], status=COMPLETED, history=history)
-    client.log_figure(run_id, learning_curve(curve), "learning_curve.png")
+    client.log_figure(run_id, learning_curve(curve), "learning_curve.png", save_kwargs=FAST_PNG)
     client.log_dict(run_id, winner, "architecture.json")
     # log_model has no client-level twin; the fluent call is pinned to this run id explicitly.
     mlflow.set_tracking_uri(tracker.uri)

@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
-from flows.plots import learning_curve
+from flows.plots import FAST_PNG, learning_curve
 from nas_core.errors import NasError
 from nas_core.results import CandidateResult
 from nas_core.search_loop import Candidate
@@ -192,7 +192,7 @@ class MlflowTracker:
         if result.summary:
             self.client.log_text(run_id, result.summary, "model_summary.txt")
         if result.history:
-            self.client.log_figure(run_id, learning_curve(result), "learning_curve.png")
+            self.client.log_figure(run_id, learning_curve(result), "learning_curve.png", save_kwargs=FAST_PNG)
         status = RunStatus.to_string(RunStatus.FINISHED if result.ok else RunStatus.FAILED)
         self.client.set_terminated(run_id, status=status)
 
