@@ -71,9 +71,14 @@ def start_for(cfg: NasConfig) -> None:
 def start_trainer_early(cfg: SearchConfig) -> None:
     """Start the training workers now; `take_trainer` in the flow picks them up."""
     if cfg.executor == "threads" and not _started_trainers:
-        trainer = IsolatedTrainer(cfg.parallelism, cfg.recycle_after)
+        trainer = IsolatedTrainer(*_trainer_args(cfg))
         trainer.warm_up()
         _started_trainers.append(trainer)
+
+
+def _trainer_args(cfg: SearchConfig) -> tuple[int, int, int | None]:
+    """A full-training search trains each of its `max_candidates` at most once; multi-fidelity trains again."""
+    return cfg.parallelism, cfg.recycle_after, cfg.max_candidates if cfg.estimation == "full" else None
 
 
 def waiting_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
@@ -82,7 +87,7 @@ def waiting_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
 
 
 def _fits(trainer: IsolatedTrainer, cfg: SearchConfig) -> bool:
-    return (trainer.parallelism, trainer.recycle_after) == (cfg.parallelism, cfg.recycle_after)
+    return (trainer.parallelism, trainer.recycle_after, trainer.max_trainings) == _trainer_args(cfg)
 
 
 def take_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
@@ -94,7 +99,7 @@ def take_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
         if _fits(trainer, cfg):
             return trainer
         trainer.close()
-    trainer = IsolatedTrainer(cfg.parallelism, cfg.recycle_after)
+    trainer = IsolatedTrainer(*_trainer_args(cfg))
     trainer.warm_up()  # the workers import TensorFlow while tracking is set up
     return trainer
 

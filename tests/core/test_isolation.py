@@ -102,6 +102,15 @@ def test_a_pool_retires_after_its_quota_and_its_successor_starts_during_the_last
     assert not running(successor_workers[0].pid), "close() left a worker running"
 
 
+def test_no_successor_starts_when_the_search_has_no_candidates_left_for_it(data_dir: Path) -> None:
+    """A budget of exactly one pool's quota: its last candidate starts no pool that nothing would use."""
+    with IsolatedTrainer(parallelism=1, recycle_after=2, max_trainings=2) as trainer:
+        assert [trainer.train(request(data_dir, i)).status for i in range(2)] == [COMPLETED] * 2
+        assert trainer._pool is None and trainer._next_pool is None
+        beyond = trainer.train(request(data_dir, 2))  # a wrong bound costs a cold start, not the candidate
+    assert beyond.status == COMPLETED
+
+
 def running(pid: int | None) -> bool:
     """Whether `pid` still runs (a zombie that nobody has reaped yet does not)."""
     try:

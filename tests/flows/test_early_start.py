@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from flows import early_start
+from nas_core.config import SearchConfig
 from tests.conftest import write_params
 
 
@@ -80,3 +81,10 @@ def test_the_early_server_is_not_started_when_the_environment_names_one(
     early_start.start_prefect_server_early()
     assert early_start._early_servers == []
     assert not (tmp_path / "temporary-server.log").exists()
+
+
+def test_the_workers_know_a_full_training_budget_but_not_a_multi_fidelity_one() -> None:
+    full = SearchConfig(max_candidates=20, parallelism=1, recycle_after=10)
+    hyperband = SearchConfig(max_candidates=20, parallelism=1, recycle_after=10, estimation="hyperband")
+    assert early_start._trainer_args(full) == (1, 10, 20)
+    assert early_start._trainer_args(hyperband) == (1, 10, None)  # candidates train again on later rungs
