@@ -28,6 +28,8 @@ lint: setup
 	ruff check .
 	ruff format --check .
 	mypy nas_core flows benchmarks
+	lint-imports
+	mkdocs build --strict --quiet --site-dir .site
 
 test: lint
 	pytest

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 def prepare_digits(out_dir: Path) -> tuple[int, ...]:
     """The full digits dataset (1,797 images), split and scaled as the prepare stage does."""
-    from flows.datasets import load_dataset, write_splits
+    from flows.io.datasets import load_dataset, write_splits
     from nas_core.config import DataConfig
     from nas_core.data import manifest, split_and_scale
 

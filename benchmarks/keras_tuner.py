@@ -164,7 +164,7 @@ def running_prefect_server(work: Path) -> Iterator[str]:
 
     Started and stopped around its one run, so that its idle polling loads no other run.
     """
-    from flows.early_start import EarlyServer
+    from flows.runtime.early_start import EarlyServer
 
     server = EarlyServer(home=work / ".prefect-running-server")
     try:

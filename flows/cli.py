@@ -19,9 +19,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from flows.entry import user_error_in
-from flows.params import load_params
-from flows.progress import QUIET_ENV
+from flows.engine.progress import QUIET_ENV
+from flows.io.params import load_params
+from flows.io.paths import BEST_ARCHITECTURE, MANIFEST_NAME, PARAMS, PREPARED_DIR, REPORTS_DIR
+from flows.runtime.entry import user_error_in
 from nas_core.config import NasConfig
 from nas_core.isolation import spawn_without_parent_main
 
@@ -42,7 +43,7 @@ Quiet = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="No live display or progress lines: only the final summary and errors."),
 ]
-DEFAULT_PARAMS = Path("params.yaml")
+DEFAULT_PARAMS = PARAMS
 
 
 def fail(message: str) -> NoReturn:
@@ -173,17 +174,17 @@ def report(
     search_id: Annotated[
         str | None, typer.Option("--search", help="The search's MLflow run id (default: the latest search).")
     ] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Where reports/<run id>/ goes.")] = Path("reports"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Where reports/<run id>/ goes.")] = REPORTS_DIR,
 ) -> None:
     """(Re)build a search's report - HTML and PNGs in reports/<run id>/ - and attach it to its MLflow run."""
     cfg = read_config(params)
 
     def step() -> Path:
-        from flows.report import report_search
-        from flows.tracking import MlflowTracker
+        from flows.tracking.search_record import report_search
+        from flows.tracking.tracker import MlflowTracker
 
         tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
-        manifest_path = Path("data/prepared/manifest.json")
+        manifest_path = PREPARED_DIR / MANIFEST_NAME
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
         return report_search(tracker.client, tracker.experiment_id, search_id, out_dir, manifest)
 
@@ -197,7 +198,7 @@ def check(params: Params = DEFAULT_PARAMS) -> None:
     cfg = read_config(params)
 
     def step() -> Any:
-        from flows.check import check_space, data_shape
+        from flows.engine.space_check import check_space, data_shape
 
         shape, classes, source = data_shape(cfg, Path.cwd())
         return check_space(cfg, shape, classes, source)
@@ -271,9 +272,9 @@ def print_search_summary(summary: dict[str, Any]) -> None:
             else ""
         )
     )
-    winner = Path("artifacts/best_architecture.json")
+    winner = BEST_ARCHITECTURE
     if winner.is_file():
-        page = Path("reports") / json.loads(winner.read_text()).get("search_run_id", "") / "index.html"
+        page = REPORTS_DIR / json.loads(winner.read_text()).get("search_run_id", "") / "index.html"
         if page.is_file():
             out.print(f"report: {page}")
 

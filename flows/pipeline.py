@@ -12,10 +12,10 @@ from typing import Any
 
 from prefect import flow
 
-from flows.entry import run_stage
-from flows.fast_exit import exit_with
 from flows.prepare import prepare_flow
 from flows.retrain import retrain_flow
+from flows.runtime.entry import run_stage
+from flows.runtime.fast_exit import exit_with
 from flows.search import run_search_stage
 
 

@@ -13,14 +13,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from flows.datasets import load_dataset, write_splits
-from flows.entry import run_stage
-from flows.fast_exit import exit_with
-from flows.params import load_params
+from flows.io.datasets import load_dataset, write_splits
+from flows.io.params import load_params
+from flows.io.paths import PREPARED_DIR
+from flows.runtime.entry import run_stage
+from flows.runtime.fast_exit import exit_with
 from nas_core.config import DataConfig
 from nas_core.data import manifest, split_and_scale
-
-PREPARED_DIR = Path("data/prepared")
 
 
 @task(name="load-and-split")

@@ -4,12 +4,11 @@
 
 Writes models/winner.keras and metrics/test.json. The MLflow run is a child of the search's
 parent run, holds the logged model, and registers it under `retrain.model_name`. The new version
-takes the alias `champion` only if its test accuracy beats the current champion's (flows/champion.py).
+takes the alias `champion` only if its test accuracy beats the current champion's (flows/tracking/champion.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -20,27 +19,20 @@ import numpy as np
 from mlflow.entities import Metric, RunStatus
 from prefect import flow, get_run_logger, task
 
-from flows.champion import CHAMPION, crown_if_better
-from flows.entry import run_stage
-from flows.fast_exit import exit_with
-from flows.params import load_params
-from flows.plots import FAST_PNG, learning_curve
-from flows.search import ARTIFACTS_DIR, METRICS_DIR, PREPARED_DIR, candidate_seed, read_manifest, write_json
-from flows.tracking import PARENT_TAG, MlflowTracker
+from flows.io.artifacts import read_manifest, read_winner, write_json
+from flows.io.params import load_params
+from flows.io.paths import PREPARED_DIR, TEST_METRICS, WINNER_MODEL
+from flows.reports.learning_curve import FAST_PNG, learning_curve
+from flows.runtime.entry import run_stage
+from flows.runtime.fast_exit import exit_with
+from flows.tracking.champion import CHAMPION, crown_if_better
+from flows.tracking.schema import CANDIDATE_HASH_TAG, CHAMPION_TAG, KIND_TAG, PARENT_TAG, TRIGGER_TAG
+from flows.tracking.tracker import MlflowTracker
 from nas_core.config import NasConfig
 from nas_core.data import load_split
-from nas_core.errors import NasError
 from nas_core.results import COMPLETED, CandidateResult
+from nas_core.search_loop import candidate_seed
 from nas_core.training import TrainSettings, fit_final_model
-
-MODELS_DIR = Path("models")
-
-
-def read_winner(path: Path = ARTIFACTS_DIR / "best_architecture.json") -> dict[str, Any]:
-    if not path.is_file():
-        raise NasError(f"{path}: no winner to retrain; run the search stage first (dvc repro, or nas search)")
-    winner: dict[str, Any] = json.loads(path.read_text())
-    return winner
 
 
 def retrain_preflight(cfg: NasConfig) -> None:
@@ -98,13 +90,13 @@ def log_to_mlflow(
     trigger: str = "manual",
 ) -> dict[str, Any]:
     """A retrain run under the search's parent run, with the model logged and registered; it takes the
-    `champion` alias only if its test accuracy beats the current champion's (flows/champion.py)."""
+    `champion` alias only if its test accuracy beats the current champion's (flows/tracking/champion.py)."""
     tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
     client = tracker.client
-    tags = {PARENT_TAG: winner["search_run_id"], "nas.kind": "retrain", "nas.candidate_hash": winner["key"]}
-    tags["nas.trigger"] = trigger
+    tags = {PARENT_TAG: winner["search_run_id"], KIND_TAG: "retrain", CANDIDATE_HASH_TAG: winner["key"]}
+    tags[TRIGGER_TAG] = trigger
     run_id = client.create_run(tracker.experiment_id, tags=tags, run_name="retrain-winner").info.run_id
-    tracker._log_params(run_id, winner["architecture"] | {"retrain.epochs": cfg.retrain.epochs})
+    tracker.log_params(run_id, winner["architecture"] | {"retrain.epochs": cfg.retrain.epochs})
     stamp = int(time.time() * 1000)
     series = [Metric(k, v, stamp, step) for k, vals in history.items() for step, v in enumerate(vals, start=1)]
     finals = [Metric(k, float(v), stamp, 0) for k, v in metrics.items() if isinstance(v, int | float)]
@@ -123,7 +115,7 @@ def log_to_mlflow(
         )
     version = str(info.registered_model_version)
     crown = crown_if_better(client, cfg.retrain.model_name, version, metrics["test_accuracy"])
-    client.set_tag(run_id, "nas.champion", str(crown["champion"]).lower())
+    client.set_tag(run_id, CHAMPION_TAG, str(crown["champion"]).lower())
     client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FINISHED))
     return {"mlflow_run_id": run_id, "registered_model": cfg.retrain.model_name, "model_version": version} | crown
 
@@ -136,13 +128,15 @@ def retrain_flow(
     retrain_preflight(cfg)
     winner = read_winner()
     (model, history), metrics = retrain_winner(cfg, winner, Path(data_dir))
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)
-    model_path = MODELS_DIR / "winner.keras"
-    partial_path = MODELS_DIR / ".winner.partial.keras"  # Keras wants the suffix; a kill leaves only this one
+    WINNER_MODEL.parent.mkdir(parents=True, exist_ok=True)
+    model_path = WINNER_MODEL
+    partial_path = WINNER_MODEL.with_name(
+        ".winner.partial.keras"
+    )  # Keras wants the suffix; a kill leaves only this one
     model.save(partial_path)
     partial_path.replace(model_path)  # atomic: winner.keras is the old model or the new one, never half of one
     metrics |= log_to_mlflow(cfg, winner, model, history, metrics, "scheduled" if scheduled else "manual")
-    write_json(METRICS_DIR / "test.json", metrics)
+    write_json(TEST_METRICS, metrics)
     get_run_logger().info(
         "winner retrained: test accuracy %.4f, saved to %s, registered as %s v%s; %s",
         metrics["test_accuracy"],

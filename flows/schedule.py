@@ -18,10 +18,10 @@ from prefect import serve
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron, validate_cron_string
 
-from flows.entry import run_stage
-from flows.params import load_params
+from flows.io.params import load_params
 from flows.pipeline import pipeline_flow
-from flows.prefect_server import prefect_api
+from flows.runtime.entry import run_stage
+from flows.runtime.prefect_server import prefect_api
 from nas_core.config import NasConfig, ScheduleConfig
 from nas_core.errors import NasError
 

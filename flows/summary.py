@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+
+from flows.io.paths import SEARCH_METRICS, TEST_METRICS
 
 
 def main() -> int:
-    test_path, search_path = Path("metrics/test.json"), Path("metrics/search.json")
+    test_path, search_path = TEST_METRICS, SEARCH_METRICS
     if not test_path.is_file():
         print("No results yet: run `make run` (or `dvc repro`) first.", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """Typed, validated configuration: one pydantic model per section of params.yaml.
 
-`flows/params.py` reads the YAML; this module only validates plain data, so the core stays
+`flows/io/params.py` reads the YAML; this module only validates plain data, so the core stays
 free of file formats. Every problem becomes one `NasError` line that names the key.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from nas_core.errors import NasError
-from nas_core.estimation.config import (
+from nas_core.estimation_config import (
     MULTI_FIDELITY,
     DartsConfig,
     Estimation,

@@ -1,6 +1,6 @@
 """Checking, sub-sampling, splitting and scaling image datasets: pure numpy, no file formats.
 
-Every loader in `flows/datasets.py` hands its arrays to `check_arrays`, so a bad dataset fails here,
+Every loader in `flows/io/datasets.py` hands its arrays to `check_arrays`, so a bad dataset fails here,
 once, with a message naming where it came from, and never later as a shape error inside Keras.
 """
 
@@ -249,7 +249,7 @@ def manifest(splits: Splits, source: str) -> dict[str, Any]:
 
 
 def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one split written by `flows.datasets.write_splits`: x float32, y int64."""
+    """Read one split written by `flows.io.datasets.write_splits`: x float32, y int64."""
     if not path.is_file():
         raise NasError(f"{path}: prepared split not found; run the prepare stage first (`dvc repro prepare`)")
     try:

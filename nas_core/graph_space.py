@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas_core.config import SpaceConfig
 from nas_core.errors import NasError
+
+if TYPE_CHECKING:  # a type only: nas_core.config imports the strategies, which import this module
+    from nas_core.config import SpaceConfig
 
 Graph = dict[str, Any]
 DEFAULT_OPS = ("conv3x3-16", "conv3x3-32", "conv5x5-16", "maxpool", "avgpool", "identity")

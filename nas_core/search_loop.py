@@ -133,3 +133,8 @@ def describe_budget(results: Sequence[CandidateResult]) -> dict[str, Any]:
     """Counts for metrics/search.json and progress output."""
     completed = sum(r.ok for r in results)
     return {"candidates": len(results), "completed": completed, "failed": len(results) - completed}
+
+
+def candidate_seed(search_seed: int, key: str) -> int:
+    """The same architecture gets the same initial weights in every run with the same seed."""
+    return (int(key[:8], 16) + 7919 * search_seed) % (2**31 - 1)

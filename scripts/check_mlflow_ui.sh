@@ -44,7 +44,7 @@ for _ in $(seq 1 90); do
 done
 curl -fsS "$base/health" >/dev/null || { echo "error: the MLflow UI did not answer on $base" >&2; exit 1; }
 
-experiment="$("$python" -c "from flows.params import load_params; print(load_params('$params').tracking.experiment)")"
+experiment="$("$python" -c "from flows.io.params import load_params; print(load_params('$params').tracking.experiment)")"
 found="$("$python" - "$base" "$experiment" <<'PY'
 import json, sys, urllib.parse, urllib.request
 base, name = sys.argv[1], sys.argv[2]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nas_core.estimation.config import MedianStopConfig
+from nas_core.estimation_config import MedianStopConfig
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from flows.check import enumerate_architectures
 from flows.cli import app
-from flows.params import load_params
+from flows.engine.space_check import enumerate_architectures
+from flows.io.params import load_params
 from flows.prepare import prepare_flow
 from nas_core.architecture import cnn_search_space
 from nas_core.objectives import Objective, best_by

@@ -13,8 +13,8 @@ import pytest
 from distributed import Client, LocalCluster
 from mlflow import MlflowClient
 
-from flows.dask_runner import check_workers_reach_api, local_cluster_kwargs
 from flows.prepare import prepare_flow
+from flows.runtime.dask_runner import check_workers_reach_api, local_cluster_kwargs
 from nas_core.config import SearchConfig
 from nas_core.errors import NasError
 from tests.conftest import write_params

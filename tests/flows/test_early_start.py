@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flows import early_start
+from flows.runtime import early_start
 from nas_core.config import SearchConfig
 from tests.conftest import write_params
 
@@ -45,7 +45,7 @@ def test_search_runs_on_its_own_early_server_and_stops_it(workdir: Path) -> None
     # Random search at parallelism 2: both candidates were planned and started before the flow began.
     assert "2 candidate(s) began training while Prefect's server was starting" in done.stdout + done.stderr
 
-    assert (home / "temporary-server.log").is_file()  # flows/early_start.py's server, not Prefect's own
+    assert (home / "temporary-server.log").is_file()  # flows/runtime/early_start.py's server, not Prefect's own
     with sqlite3.connect(home / "prefect.db") as db:
         runs = db.execute(
             "SELECT flow_run.state_type FROM flow_run JOIN flow ON flow.id = flow_run.flow_id WHERE flow.name = ?",

@@ -66,7 +66,7 @@ def test_the_winning_graph_is_retrained_and_logged(graph_run: Path) -> None:
 
 
 def test_graph_with_a_parameter_limit_is_refused_before_training(tmp_path: Path) -> None:
-    from flows.params import load_params
+    from flows.io.params import load_params
     from nas_core.errors import NasError
 
     params = write_params(tmp_path / "params.yaml", {"search": {"strategy": "graph", "max_params": 1000}})
@@ -75,7 +75,7 @@ def test_graph_with_a_parameter_limit_is_refused_before_training(tmp_path: Path)
 
 
 def test_the_report_draws_the_winning_graph(graph_run: Path) -> None:
-    from flows.report_arch import layer_boxes
+    from flows.reports.architecture import layer_boxes
 
     assert list((graph_run / "reports").glob("*/index.html"))
     graph = {"nodes": ["input", "conv3x3-8", "maxpool", "output"], "edges": [[0, 1], [0, 2], [1, 2], [2, 3]]}

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from flows.params import load_params
+from flows.engine.head_start import first_requests
+from flows.io.params import load_params
+from flows.io.paths import PREPARED_DIR
 from flows.prepare import prepare_flow
-from flows.search import PREPARED_DIR, first_requests, run_search_stage
+from flows.search import run_search_stage
 from tests.conftest import in_directory, write_params
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ import pytest
 from mlflow import MlflowClient
 from sqlalchemy import create_engine, text
 
-from flows.prefect_server import start_prefect_server
 from flows.prepare import prepare_flow
+from flows.runtime.prefect_server import start_prefect_server
 from flows.search import run_search_stage
 from tests.conftest import write_params
 

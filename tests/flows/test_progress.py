@@ -7,7 +7,7 @@ import logging
 import pytest
 from rich.console import Console
 
-from flows.progress import QUIET_ENV, LiveSearchProgress, SearchProgress, make_progress
+from flows.engine.progress import QUIET_ENV, LiveSearchProgress, SearchProgress, make_progress
 from nas_core.objectives import Objective
 from nas_core.results import COMPLETED, CandidateResult, failed
 from nas_core.search_loop import Candidate

@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flows.report import REPORTS_DIR, SearchData, report_after_search, report_search, write_report
-from flows.report_arch import draw_architecture, graphviz_available, layer_boxes
-from flows.report_plots import SearchCurve
-from flows.tracking import MlflowTracker
+from flows.io.paths import REPORTS_DIR
+from flows.reports.architecture import draw_architecture, graphviz_available, layer_boxes
+from flows.reports.charts import SearchCurve
+from flows.reports.page import SearchData, write_report
+from flows.tracking.search_record import report_after_search, report_search
+from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
 from nas_core.config import SpaceConfig
 from nas_core.objectives import Objective
@@ -151,7 +153,7 @@ def test_report_from_mlflow_compares_searches_and_restores_the_records(workdir: 
     artifacts = {a.path for a in tracker.client.list_artifacts(second_id, "report")}
     assert {"report/index.html", "report/accuracy_vs_params.png", "report/best_architecture.png"} <= artifacts
 
-    from flows.report import load_search
+    from flows.tracking.search_record import load_search
 
     first_id = tracker.client.search_runs([tracker.experiment_id], "tags.`nas.strategy` = 'random'")[0].info.run_id
     loaded = load_search(tracker.client, first_id)

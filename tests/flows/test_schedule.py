@@ -17,9 +17,9 @@ from mlflow import MlflowClient
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-from flows.champion import Champion, is_better
 from flows.retrain import retrain_flow
 from flows.schedule import build_deployment, main
+from flows.tracking.champion import Champion, is_better
 from nas_core.config import validate_config
 from nas_core.errors import NasError
 from tests.conftest import write_params

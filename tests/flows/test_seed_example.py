@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from flows.params import load_params
+from flows.io.params import load_params
 from nas_core.architecture import InfeasibleArchitecture, check_space_for_input, cnn_search_space, repair
 
 SEED_EXAMPLE = Path(__file__).resolve().parents[2] / "params" / "seed-example.yaml"

@@ -13,8 +13,8 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from flows.datasets import load_dataset, write_splits
-from flows.params import load_params
+from flows.io.datasets import load_dataset, write_splits
+from flows.io.params import load_params
 from nas_core.data import manifest, split_and_scale
 from tests.conftest import write_params
 

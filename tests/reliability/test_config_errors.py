@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.entry import run_stage
-from flows.search import run_search_stage, search_preflight
+from flows.engine.setup import search_preflight
+from flows.runtime.entry import run_stage
+from flows.search import run_search_stage
 from tests.conftest import write_params
 
 CASES = [

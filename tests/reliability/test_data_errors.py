@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flows.datasets import load_dataset
+from flows.io.datasets import load_dataset
 from nas_core.config import DataConfig
 from nas_core.errors import NasError
 

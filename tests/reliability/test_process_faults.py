@@ -18,10 +18,13 @@ import keras
 import numpy as np
 import pytest
 
-from flows.params import load_params
+from flows.engine.finish import winner_record
+from flows.engine.setup import make_candidate
+from flows.io.artifacts import read_manifest
+from flows.io.params import load_params
 from flows.retrain import retrain_flow
-from flows.search import make_candidate, read_manifest, run_search_stage, winner_record
-from flows.tracking import MlflowTracker
+from flows.search import run_search_stage
+from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
 from nas_core.results import COMPLETED, CandidateResult
 from tests.reliability.crash_helpers import (
@@ -47,11 +50,12 @@ from functools import partial
 
 from mlflow.entities import Metric
 
-from flows.params import load_params
-from flows.resume import open_search
-from flows.params import load_params
-from flows.search import make_candidate, read_manifest
-from flows.tracking import MlflowTracker
+from flows.io.params import load_params
+from flows.tracking.resume import open_search
+from flows.io.params import load_params
+from flows.engine.setup import make_candidate
+from flows.io.artifacts import read_manifest
+from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import architecture_key, cnn_search_space
 from nas_core.results import CandidateResult
 from nas_core.strategies import make_strategy

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from flows.entry import run_stage
-from flows.resume import open_search, resume_key
-from flows.search import make_candidate
-from flows.tracking import MlflowTracker
+from flows.engine.setup import make_candidate
+from flows.runtime.entry import run_stage
+from flows.tracking.resume import open_search, resume_key
+from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
 from nas_core.config import NasConfig
 from nas_core.results import COMPLETED, FAILED, CandidateResult

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.params import load_params
-from flows.tracking import flatten, redact
+from flows.io.params import load_params
+from flows.tracking.tracker import flatten, redact
 from nas_core.errors import NasError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from flows.entry import run_stage
+from flows.engine.setup import search_preflight
 from flows.retrain import retrain_flow, retrain_preflight
-from flows.search import run_search_stage, search_preflight
+from flows.runtime.entry import run_stage
+from flows.search import run_search_stage
 from tests.reliability.crash_helpers import make_project
 
 # Generous: only a retry loop with back-off (minutes) would reach it; a refused connection takes well under a second.

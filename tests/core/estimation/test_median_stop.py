@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nas_core.estimation.config import MedianStopConfig
+from nas_core.estimation_config import MedianStopConfig
 from nas_core.estimation.median_stop import MedianStopRule, median_stop_rule
 from nas_core.estimation.median_stop_callback import MedianStopCallback
 from nas_core.isolation import TrainRequest, train_request

@@ -28,11 +28,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nas_core.config import NasConfig, SearchConfig
-from nas_core.estimation.config import WEIGHT_SHARING
+from nas_core.estimation_config import WEIGHT_SHARING
 from nas_core.isolation import IsolatedTrainer, spawn_without_parent_main
 
 # Seconds to wait for the early server; ours, not Prefect's (its own temporary server waits
-# PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, 20 s unless flows/environment.py's default applies).
+# PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, 20 s unless flows/runtime/environment.py's default applies).
 SERVER_START_TIMEOUT = 90.0
 
 # The early server's CPU priority (a nice value): lower than the stage and its training workers.
@@ -47,7 +47,7 @@ def start_search_early(argv: list[str]) -> None:
 
     A params file that does not load starts nothing: `run_stage` then reports the problem.
     """
-    from flows.params import load_params  # flows.params imports only yaml and nas_core
+    from flows.io.params import load_params  # flows.io.params imports only yaml and nas_core
 
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -182,7 +182,7 @@ def use_early_prefect_server() -> Iterator[None]:
     if not _early_servers:
         yield
         return
-    from flows.prefect_server import configured_api_url, using_api
+    from flows.runtime.prefect_server import configured_api_url, using_api
 
     server = _early_servers.pop()
     if configured_api_url() is not None or not server.wait_until_healthy():

@@ -18,16 +18,15 @@ from typing import Any
 
 from prefect.futures import PrefectFuture
 
-from flows.search import ARTIFACTS_DIR, PrefectEvaluator, candidate_seed, train_candidate_task
+from flows.engine.evaluator import PrefectEvaluator, train_candidate_task
+from flows.io.paths import CHECKPOINTS_DIR
 from nas_core.config import NasConfig
 from nas_core.estimation.hyperband import Rung, plan
 from nas_core.estimation.multifidelity import RungJob, run_multifidelity
 from nas_core.isolation import TrainRequest
 from nas_core.results import CandidateResult
-from nas_core.search_loop import AskTell, Candidate, Score, tell_replay
+from nas_core.search_loop import AskTell, Candidate, Score, candidate_seed, tell_replay
 from nas_core.space import Sample
-
-CHECKPOINTS_DIR = ARTIFACTS_DIR / "checkpoints"
 
 
 class RungEvaluator:

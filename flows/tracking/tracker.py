@@ -12,36 +12,37 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
-from flows.plots import FAST_PNG, learning_curve
+from flows.reports.learning_curve import FAST_PNG, learning_curve
+from flows.tracking.schema import (
+    CANDIDATE_HASH_TAG,
+    CANDIDATE_INDEX_TAG,
+    DATASET_HASH_TAG,
+    ERROR_TAG,
+    GIT_COMMIT_TAG,
+    KIND_CANDIDATE,
+    KIND_SEARCH,
+    KIND_TAG,
+    PARENT_TAG,
+    RUNG_TAG,
+    SAMPLE_ARTIFACT,
+    SAMPLE_TAG,
+    SAMPLE_TAG_LIMIT,
+    STATUS_TAG,
+    STOPPED_EARLY_TAG,
+    STRATEGY_TAG,
+    TRIGGER_TAG,
+)
 from nas_core.errors import NasError
 from nas_core.results import CandidateResult
 from nas_core.search_loop import Candidate
 
-PARENT_TAG = "mlflow.parentRunId"
-SAMPLE_TAG = "nas.sample"  # the strategy's proposal as JSON, read back when a killed search resumes
-SAMPLE_ARTIFACT = "sample.json"  # where a sample too long for a tag goes instead
-SAMPLE_TAG_LIMIT = 7000  # MLflow keeps tag values up to 8000 characters
 SECRET_WORDS = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential", re.IGNORECASE)
-
-
-class Tracker(Protocol):
-    """What the search needs from a tracking backend."""
-
-    def start_search(
-        self, config: Mapping[str, Any], dataset_hash: str, strategy: str, trigger: str = "manual"
-    ) -> str: ...
-
-    def start_candidate(self, candidate: Candidate) -> str: ...
-
-    def finish_candidate(self, run_id: str, result: CandidateResult) -> None: ...
-
-    def finish_search(self, summary: Mapping[str, Any], failed: bool = False) -> None: ...
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -126,25 +127,25 @@ class MlflowTracker:
         extra_tags: Mapping[str, str] | None = None,
     ) -> str:
         """The parent run; `trigger` ("manual" or "scheduled") tells nightly searches from hand-started ones."""
-        tags = {"nas.kind": "search", "nas.strategy": strategy, "nas.dataset_hash": dataset_hash}
-        tags["nas.trigger"] = trigger
-        tags["mlflow.source.git.commit"] = git_commit()
+        tags = {KIND_TAG: KIND_SEARCH, STRATEGY_TAG: strategy, DATASET_HASH_TAG: dataset_hash}
+        tags[TRIGGER_TAG] = trigger
+        tags[GIT_COMMIT_TAG] = git_commit()
         tags |= dict(extra_tags or {})  # set at creation, so a kill cannot leave a parent without them
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=f"search-{strategy}")
         self.parent_run_id = run.info.run_id
         params = redact(flatten(config)) | {"dataset_hash": dataset_hash}
-        self._log_params(self.parent_run_id, params)
+        self.log_params(self.parent_run_id, params)
         return self.parent_run_id
 
     def resume_search(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """Log into an earlier, unfinished parent run again (flows/resume.py decides which)."""
+        """Log into an earlier, unfinished parent run again (flows/tracking/resume.py decides which)."""
         self.parent_run_id = run_id
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         if self.client.get_run(run_id).info.status != "RUNNING":
             self.client.update_run(run_id, status="RUNNING")
         self.client.log_batch(run_id, metrics=[Metric("interrupted", 0.0, _now_ms(), 0)])
 
-    def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         items = [Param(k, json.dumps(v) if isinstance(v, list | dict) else str(v)) for k, v in params.items()]
         for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(run_id, params=items[start : start + 100])
@@ -152,10 +153,10 @@ class MlflowTracker:
     def start_candidate(self, candidate: Candidate) -> str:
         tags = {
             PARENT_TAG: self.parent_run_id or "",
-            "nas.kind": "candidate",
-            "nas.candidate_hash": candidate.key,
-            "nas.candidate_index": str(candidate.index),
-            "nas.status": "RUNNING",
+            KIND_TAG: KIND_CANDIDATE,
+            CANDIDATE_HASH_TAG: candidate.key,
+            CANDIDATE_INDEX_TAG: str(candidate.index),
+            STATUS_TAG: "RUNNING",
         }
         sample = json.dumps(candidate.sample, default=str)
         if len(sample) <= SAMPLE_TAG_LIMIT:
@@ -163,7 +164,7 @@ class MlflowTracker:
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=f"candidate-{candidate.index:03d}")
         if SAMPLE_TAG not in tags:
             self.client.log_dict(run.info.run_id, candidate.sample, SAMPLE_ARTIFACT)
-        self._log_params(run.info.run_id, candidate.architecture)
+        self.log_params(run.info.run_id, candidate.architecture)
         return str(run.info.run_id)
 
     def finish_candidate(self, run_id: str, result: CandidateResult) -> None:
@@ -177,13 +178,13 @@ class MlflowTracker:
         finals = {"val_accuracy": result.val_accuracy, "val_loss": result.val_loss, "params": result.params}
         finals |= {"train_seconds": result.train_seconds, "epochs_run": result.epochs_run}
         metrics += [Metric(k, float(v), stamp, 0) for k, v in finals.items() if v is not None]
-        tags = [RunTag("nas.status", result.status)]
+        tags = [RunTag(STATUS_TAG, result.status)]
         if result.error:
-            tags.append(RunTag("nas.error", result.error[:5000]))
+            tags.append(RunTag(ERROR_TAG, result.error[:5000]))
         if result.stopped_early:
-            tags.append(RunTag("nas.stopped_early", "true"))
+            tags.append(RunTag(STOPPED_EARLY_TAG, "true"))
         if result.rung is not None:
-            tags.append(RunTag("nas.rung", str(result.rung)))
+            tags.append(RunTag(RUNG_TAG, str(result.rung)))
         for start in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[start : start + 1000], tags=tags if start == 0 else [])
         if not metrics:
@@ -217,13 +218,13 @@ class MlflowTracker:
         metrics = [Metric("rung", float(rung.index), stamp, step)]
         if result.val_accuracy is not None:
             metrics.append(Metric("rung_val_accuracy", float(result.val_accuracy), stamp, step))
-        self.client.log_batch(run_id, metrics=metrics, tags=[RunTag("nas.rung", str(rung.index))])
+        self.client.log_batch(run_id, metrics=metrics, tags=[RunTag(RUNG_TAG, str(rung.index))])
 
     def start_child(self, name: str, kind: str, params: Mapping[str, Any]) -> str:
         """A child run of the search for something that is not a candidate (a supernet, say)."""
-        tags = {PARENT_TAG: self.parent_run_id or "", "nas.kind": kind}
+        tags = {PARENT_TAG: self.parent_run_id or "", KIND_TAG: kind}
         run_id = str(self.client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id)
-        self._log_params(run_id, params)
+        self.log_params(run_id, params)
         return run_id
 
     def log_series(self, run_id: str, series: Mapping[str, Sequence[float]], first_step: int = 1) -> None:

@@ -20,8 +20,9 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
-from flows.search import PREPARED_DIR
-from flows.weight_sharing import WeightSharingSearch, finish_search, open_search, train_standalone
+from flows.engine.weight_sharing import WeightSharingSearch, finish_weight_sharing, open_search, train_standalone
+from flows.io.paths import PREPARED_DIR
+from flows.tracking.schema import DERIVED_BY_TAG
 from nas_core.estimation.darts import DartsSupernet
 from nas_core.space import Sample
 
@@ -73,9 +74,9 @@ def darts_flow(
     try:
         derived, timings = darts_search(search)
         started = time.perf_counter()
-        results = train_standalone(search, [search.architecture(derived)], tags=lambda _: {"nas.derived_by": "darts"})
+        results = train_standalone(search, [search.architecture(derived)], tags=lambda _: {DERIVED_BY_TAG: "darts"})
         timings["standalone_seconds"] = round(time.perf_counter() - started, 2)
     except BaseException:
         search.tracker.finish_search({"interrupted": 1}, failed=True)
         raise
-    return finish_search(search, results, timings)
+    return finish_weight_sharing(search, results, timings)

@@ -54,7 +54,7 @@ def data_shape(cfg: NasConfig, root: Path, prepared: Path = Path("data/prepared"
     if manifest_path.is_file():
         manifest: dict[str, Any] = json.loads(manifest_path.read_text())
         return tuple(int(d) for d in manifest["input_shape"]), int(manifest["num_classes"]), str(manifest_path)
-    from flows.datasets import load_dataset
+    from flows.io.datasets import load_dataset
     from nas_core.data import as_images
 
     x, y = load_dataset(cfg.data, root)

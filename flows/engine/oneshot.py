@@ -20,8 +20,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
-from flows.search import ARTIFACTS_DIR, PREPARED_DIR, write_json
-from flows.weight_sharing import WeightSharingSearch, finish_search, open_search, train_standalone
+from flows.engine.weight_sharing import WeightSharingSearch, finish_weight_sharing, open_search, train_standalone
+from flows.io.artifacts import write_json
+from flows.io.paths import ONESHOT_SCORES, PREPARED_DIR
+from flows.tracking.schema import ONESHOT_SCORE_TAG
 from nas_core.estimation.supernet import SinglePathSupernet, search_supernet, top_k
 from nas_core.space import sample_key
 from nas_core.strategies import available_strategies, make_strategy
@@ -65,7 +67,7 @@ def train_and_score_supernet(search: WeightSharingSearch) -> dict[str, Any]:
     ]
     search.tracker.log_series(run_id, {"oneshot_score": [score for _, score in scored]})
     search.tracker.client.log_dict(run_id, {"scored": records}, "oneshot_scores.json")
-    write_json(ARTIFACTS_DIR / "oneshot_scores.json", records)
+    write_json(ONESHOT_SCORES, records)
     search.tracker.end_child(run_id)
     logger.info("scored %d paths with inherited weights in %.1fs", len(scored), scoring_seconds)
     return {
@@ -89,10 +91,10 @@ def oneshot_flow(
         results = train_standalone(
             search,
             [search.architecture(sample) for sample, _ in chosen],
-            tags=lambda i: {"nas.oneshot_score": f"{chosen[i][1]:.4f}"},
+            tags=lambda i: {ONESHOT_SCORE_TAG: f"{chosen[i][1]:.4f}"},
         )
         scores["standalone_seconds"] = round(time.perf_counter() - retrain_started, 2)
     except BaseException:
         search.tracker.finish_search({"interrupted": 1}, failed=True)
         raise
-    return finish_search(search, results, scores | {"top_k": len(chosen)})
+    return finish_weight_sharing(search, results, scores | {"top_k": len(chosen)})

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from prefect.task_runners import TaskRunner
 
-from flows.prefect_server import configured_api_url
+from flows.runtime.prefect_server import configured_api_url
 from nas_core.config import SearchConfig
 from nas_core.errors import NasError
 from nas_core.isolation import TF_THREADS_ENV, threads_per_worker

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flows.params import load_params
+from flows.io.params import load_params
 from nas_core.config import NasConfig
 from nas_core.errors import NasError
 from nas_core.isolation import spawn_without_parent_main

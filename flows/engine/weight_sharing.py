@@ -1,4 +1,4 @@
-"""What the weight-sharing searches (flows/oneshot.py, flows/darts.py) share with each other.
+"""What the weight-sharing searches (flows/engine/oneshot.py, flows/engine/darts.py) share with each other.
 
 Both open a search like the search flow does (checks, parent MLflow run, search_space.json),
 train a supernet in the flow process, then retrain their chosen architectures stand-alone as
@@ -18,32 +18,26 @@ from typing import Any
 
 from prefect import get_run_logger
 
-from flows.params import load_params
-from flows.progress import SearchProgress
-from flows.report import write_plot_data
-from flows.search import (
-    ARTIFACTS_DIR,
-    METRICS_DIR,
-    PrefectEvaluator,
-    make_candidate,
-    make_task_runner,
-    read_manifest,
-    search_preflight,
-    winner_record,
-    write_json,
-)
-from flows.tracking import MlflowTracker
+from flows.engine.evaluator import PrefectEvaluator
+from flows.engine.finish import finish_search
+from flows.engine.objective import SearchObjective
+from flows.engine.progress import SearchProgress
+from flows.engine.setup import make_candidate, search_preflight
+from flows.io.artifacts import read_manifest, write_json
+from flows.io.params import load_params
+from flows.io.paths import SEARCH_SPACE
+from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
 from nas_core.config import NasConfig
 from nas_core.data import load_split
-from nas_core.errors import SearchAborted
 from nas_core.estimation.cell_space import CellSpace
 from nas_core.isolation import IsolatedTrainer
-from nas_core.objectives import Objective
-from nas_core.results import CandidateResult, best_result
-from nas_core.search_loop import Candidate, describe_budget, run_search
-from nas_core.space import Sample
-from nas_core.training import Arrays, TrainSettings
+from nas_core.results import CandidateResult
+from nas_core.search_loop import Candidate, run_search
+from nas_core.space import Sample, SearchSpace
+from nas_core.strategies import Wrapper
+from nas_core.strategies.base import Strategy
+from nas_core.training import Arrays
 
 
 @dataclass
@@ -58,6 +52,7 @@ class WeightSharingSearch:
     cell: CellSpace
     arrays: Arrays
     parent_id: str
+    objective: SearchObjective
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -81,7 +76,7 @@ def open_search(params_path: str, data_dir: Path, method: str, scheduled: bool =
     cell = CellSpace.from_config(cfg.space)
     space = cell.search_space()
     description = {"space": space.to_dict(), "size": space.size(), "method": method, "fixed": cell.fixed}
-    write_json(ARTIFACTS_DIR / "search_space.json", description | {"blocks": cell.blocks})
+    write_json(SEARCH_SPACE, description | {"blocks": cell.blocks})
     x_train, y_train = load_split(data_dir / "train.npz")
     x_val, y_val = load_split(data_dir / "val.npz")
     config = cfg.model_dump(mode="json")
@@ -89,15 +84,24 @@ def open_search(params_path: str, data_dir: Path, method: str, scheduled: bool =
     parent_id = tracker.start_search(config, manifest["content_hash"], method, trigger=trigger)
     get_run_logger().info("%s search over %d architectures of %d blocks", method, space.size(), cell.blocks)
     arrays = Arrays(x_train, y_train, x_val, y_val)
-    return WeightSharingSearch(cfg, method, data_dir, tracker, manifest, cell, arrays, parent_id)
+    # The same objective and `max_params` as every other search (flows/engine/finish.py).
+    objective = SearchObjective(
+        cfg.search, cnn_search_space(cfg.space), manifest["input_shape"], manifest["num_classes"]
+    )
+    return WeightSharingSearch(cfg, method, data_dir, tracker, manifest, cell, arrays, parent_id, objective)
 
 
-class Proposals:
-    """A fixed list of architectures as an ask/tell strategy, for `run_search` to train stand-alone."""
+class Proposals(Strategy):
+    """The architectures a supernet chose, as a strategy, so `run_search` trains them like any candidates.
+
+    Unlike the `fixed` strategy it does not require them to be in params.yaml's space: the reduced
+    cell space may fix dimensions to values the user's space does not list.
+    """
 
     uses_feedback = False
 
-    def __init__(self, architectures: Sequence[Sample]) -> None:
+    def __init__(self, space: SearchSpace, architectures: Sequence[Sample]) -> None:
+        super().__init__(space)
         self.queue = [dict(a) for a in architectures]
 
     def ask(self, n: int = 1) -> list[Sample]:
@@ -117,7 +121,10 @@ def train_standalone(
     cfg = search.cfg
     space = cnn_search_space(cfg.space)
     logger = get_run_logger()
-    progress = SearchProgress(len(architectures), logger)
+    progress = SearchProgress(len(architectures), logger, search.objective.objective)
+    proposals = search.objective.constrain(
+        Wrapper(Proposals(space, architectures)), on_skip=progress.skipped_over_limit
+    )
     run_ids: dict[int, str] = {}
 
     def on_submit(candidate: Candidate) -> None:
@@ -127,15 +134,17 @@ def train_standalone(
         progress.started(candidate)
 
     def on_result(candidate: Candidate, result: CandidateResult) -> None:
+        search.objective.record(search.tracker.client, run_ids[candidate.index], result)
         search.tracker.finish_candidate(run_ids.pop(candidate.index), result)
         progress.finished(candidate, result)
 
     isolate = cfg.search.executor == "threads"
     trainer = IsolatedTrainer(cfg.search.parallelism, cfg.search.recycle_after) if isolate else None
-    evaluator = PrefectEvaluator(trainer, search.data_dir, TrainSettings(**cfg.train.model_dump()), cfg.search.seed)
+    settings = search.objective.train_settings(cfg.train.model_dump())
+    evaluator = PrefectEvaluator(trainer, search.data_dir, settings, cfg.search.seed)
     try:
         return run_search(
-            Proposals(architectures),
+            proposals,
             evaluator,
             partial(make_candidate, space, search.input_shape),
             budget=len(architectures),
@@ -149,40 +158,18 @@ def train_standalone(
             trainer.close()
 
 
-def finish_search(
+def finish_weight_sharing(
     search: WeightSharingSearch, results: list[CandidateResult], extra: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The search flow's outputs: metrics/search.json, search_results.json and best_architecture.json."""
-    best = best_result(results)
-    summary: dict[str, Any] = describe_budget(results) | {
-        "method": search.method,
-        "best_val_accuracy": best.val_accuracy if best else None,
-        "best_params": best.params if best else None,
-        "best_candidate": best.index if best else None,
-        "total_train_seconds": round(sum(r.train_seconds for r in results), 2),
-        "wall_seconds": round(time.perf_counter() - search.started, 2),
-        "space_size": search.cell.search_space().size(),
-    }
-    summary |= dict(extra)
-    write_json(METRICS_DIR / "search.json", summary)
-    write_json(ARTIFACTS_DIR / "search_results.json", [r.to_dict() | {"summary": None} for r in results])
-    write_plot_data(results, Objective(), METRICS_DIR / "candidates.csv")  # an output DVC expects of the stage
-    if best is None:
-        (ARTIFACTS_DIR / "best_architecture.json").unlink(missing_ok=True)
-        search.tracker.finish_search(summary, failed=True)
-        raise SearchAborted(f"every architecture chosen by {search.method} failed stand-alone training")
-    write_json(ARTIFACTS_DIR / "best_architecture.json", winner_record(best, search.manifest, search.parent_id))
-    search.tracker.finish_search(summary)
-    get_run_logger().info("%s: best stand-alone val accuracy %.4f", search.method, best.val_accuracy or 0.0)
-    return summary
-
-
-def run_weight_sharing_stage(cfg: NasConfig, params_path: str, scheduled: bool = False) -> dict[str, Any]:
-    """`search.estimation: oneshot | darts`: that method's flow, on the task runner params.yaml asks for."""
-    from flows.darts import darts_flow
-    from flows.oneshot import oneshot_flow
-
-    chosen = oneshot_flow if cfg.search.estimation == "oneshot" else darts_flow
-    runner_flow = chosen.with_options(task_runner=make_task_runner(cfg.search))
-    summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled)
-    return summary
+    """The end every search shares (flows/engine/finish.py), with this method's timings in the summary."""
+    return finish_search(
+        search.tracker,
+        search.objective,
+        results,
+        strategy=search.method,
+        manifest=search.manifest,
+        started=search.started,
+        space_size=search.cell.search_space().size(),
+        logger=get_run_logger(),
+        extra={"method": search.method} | dict(extra),
+    )

@@ -1,6 +1,7 @@
 """The params.yaml keys of the cheaper estimation methods (`search.estimation` and its sub-sections).
 
-Kept apart from `nas_core/config.py` so that one concept lives in one module; `SearchConfig`
+Kept apart from `nas_core/config.py` so that one concept lives in one module (and outside the
+estimation package, which imports the config: no cycle); `SearchConfig`
 holds these models as fields.
 """
 

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -186,3 +187,15 @@ def make_progress(
     if sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
         return LiveSearchProgress(total, logger, score)
     return SearchProgress(total, logger, score)
+
+
+def count_recovered(progress: SearchProgress, replay: list[tuple[Sample, CandidateResult]]) -> None:
+    """Progress lines count recovered candidates as done ("[4/12]"), and know the best so far."""
+    score: Callable[[CandidateResult], float | None] = getattr(progress, "score", lambda r: r.score)
+    for _, result in replay:
+        progress.done += 1
+        value = score(result) if result.ok else None
+        if not result.ok:
+            progress.failed += 1
+        elif value is not None and (progress.best is None or value > (score(progress.best) or 0.0)):
+            progress.best = result

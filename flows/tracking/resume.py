@@ -30,16 +30,29 @@ from typing import Any
 import psutil
 from mlflow.entities import Run
 
-from flows.progress import SearchProgress
-from flows.tracking import PARENT_TAG, SAMPLE_ARTIFACT, SAMPLE_TAG, MlflowTracker
+from flows.tracking.schema import (
+    CANDIDATE_HASH_TAG,
+    CANDIDATE_INDEX_TAG,
+    ERROR_TAG,
+    HEARTBEAT_TAG,
+    KIND_CANDIDATE,
+    KIND_SEARCH,
+    KIND_TAG,
+    OWNER_TAG,
+    PARENT_TAG,
+    RESUME_TAG,
+    RUNG_TAG,
+    SAMPLE_ARTIFACT,
+    SAMPLE_TAG,
+    STATUS_TAG,
+    STOPPED_EARLY_TAG,
+)
+from flows.tracking.tracker import MlflowTracker
 from nas_core.config import NasConfig
 from nas_core.results import COMPLETED, FAILED, CandidateResult
 from nas_core.search_loop import Candidate
 from nas_core.space import Sample
 
-RESUME_TAG = "nas.resume_key"
-OWNER_TAG = "nas.owner"
-HEARTBEAT_TAG = "nas.heartbeat"
 KILLED = "KILLED"
 # Search keys that change how candidates run, not which ones are trained: changing them still resumes.
 EXECUTION_ONLY = ("resume", "executor", "dask_address", "recycle_after")
@@ -132,7 +145,7 @@ def all_runs(tracker: MlflowTracker, filter_string: str, order_by: list[str] | N
 
 def find_unfinished(tracker: MlflowTracker, key: str, logger: Logger) -> Run | None:
     """The latest unfinished parent run of this search whose process is gone."""
-    query = f"tags.`{RESUME_TAG}` = '{key}' and tags.`nas.kind` = 'search' and attributes.status != 'FINISHED'"
+    query = f"tags.`{RESUME_TAG}` = '{key}' and tags.`{KIND_TAG}` = '{KIND_SEARCH}' and attributes.status != 'FINISHED'"
     for run in all_runs(tracker, query, ["attributes.start_time DESC"]):
         if resumable(run):
             return run
@@ -170,15 +183,15 @@ def read_result(tracker: MlflowTracker, run: Run, candidate: Candidate) -> Candi
                 history.setdefault(name, []).append(point.value)
     extras: dict[str, Any] = {}  # fields of cheaper-estimation searches, when this version has them
     if "stopped_early" in RESULT_FIELDS:
-        extras["stopped_early"] = run.data.tags.get("nas.stopped_early") == "true"
-    if "rung" in RESULT_FIELDS and "nas.rung" in run.data.tags:
-        extras["rung"] = int(run.data.tags["nas.rung"])
+        extras["stopped_early"] = run.data.tags.get(STOPPED_EARLY_TAG) == "true"
+    if "rung" in RESULT_FIELDS and RUNG_TAG in run.data.tags:
+        extras["rung"] = int(run.data.tags[RUNG_TAG])
     return CandidateResult(
         key=candidate.key,
         architecture=dict(candidate.architecture),
-        status=run.data.tags["nas.status"],
+        status=run.data.tags[STATUS_TAG],
         history=history,
-        error=run.data.tags.get("nas.error"),
+        error=run.data.tags.get(ERROR_TAG),
         index=candidate.index,
         **(finals | extras),
     )
@@ -188,23 +201,23 @@ def recover(
     tracker: MlflowTracker, parent_id: str, make_candidate: MakeCandidate, budget: int, logger: Logger
 ) -> tuple[list[tuple[Sample, CandidateResult]], int]:
     """Finished candidates of `parent_id` as replay (renumbered 0..n-1), and how many were marked KILLED."""
-    query = f"tags.`{PARENT_TAG}` = '{parent_id}' and tags.`nas.kind` = 'candidate'"
+    query = f"tags.`{PARENT_TAG}` = '{parent_id}' and tags.`{KIND_TAG}` = '{KIND_CANDIDATE}'"
     finished: list[Run] = []
     killed = 0
     for run in all_runs(tracker, query):
-        done = run.info.status in ("FINISHED", "FAILED") and run.data.tags.get("nas.status") in (COMPLETED, FAILED)
+        done = run.info.status in ("FINISHED", "FAILED") and run.data.tags.get(STATUS_TAG) in (COMPLETED, FAILED)
         if done:
             finished.append(run)
         elif run.info.status == "RUNNING":  # its process died with the search: train it again
             mark_killed(tracker, run)
             killed += 1
-    finished.sort(key=lambda r: (int(r.data.tags.get("nas.candidate_index", "0")), r.info.start_time))
+    finished.sort(key=lambda r: (int(r.data.tags.get(CANDIDATE_INDEX_TAG, "0")), r.info.start_time))
     replay: list[tuple[Sample, CandidateResult]] = []
     seen: set[str] = set()
     for run in finished[:budget]:
         sample = read_sample(tracker, run)
         candidate = None if sample is None else make_candidate(len(replay), sample)
-        if sample is None or candidate is None or candidate.key != run.data.tags.get("nas.candidate_hash"):
+        if sample is None or candidate is None or candidate.key != run.data.tags.get(CANDIDATE_HASH_TAG):
             logger.warning("candidate run %s cannot be replayed (no sample, or another architecture)", run.info.run_id)
             continue
         if candidate.key in seen:
@@ -217,16 +230,16 @@ def recover(
 
 def mark_killed(tracker: MlflowTracker, run: Run) -> None:
     """A candidate that was training when its search died: closed as KILLED, and not counted."""
-    index = run.data.tags.get("nas.candidate_index", "")
-    tracker.client.set_tag(run.info.run_id, "nas.status", KILLED)
+    index = run.data.tags.get(CANDIDATE_INDEX_TAG, "")
+    tracker.client.set_tag(run.info.run_id, STATUS_TAG, KILLED)
     tracker.client.update_run(run.info.run_id, name=f"candidate-{index.zfill(3)}-killed")
     tracker.client.set_terminated(run.info.run_id, status=KILLED)
 
 
 def renumber(tracker: MlflowTracker, run: Run, index: int) -> None:
     """Indices stay 0..n-1 without gaps, so new candidates never share an index with a recovered one."""
-    if run.data.tags.get("nas.candidate_index") != str(index):
-        tracker.client.set_tag(run.info.run_id, "nas.candidate_index", str(index))
+    if run.data.tags.get(CANDIDATE_INDEX_TAG) != str(index):
+        tracker.client.set_tag(run.info.run_id, CANDIDATE_INDEX_TAG, str(index))
         tracker.client.update_run(run.info.run_id, name=f"candidate-{index:03d}")
 
 
@@ -268,18 +281,6 @@ def open_search(
         "" if killed == 1 else "s",
     )
     return OpenedSearch(parent_id, replay, resumed=True)
-
-
-def count_recovered(progress: SearchProgress, replay: list[tuple[Sample, CandidateResult]]) -> None:
-    """Progress lines count recovered candidates as done ("[4/12]"), and know the best so far."""
-    score: Callable[[CandidateResult], float | None] = getattr(progress, "score", lambda r: r.score)
-    for _, result in replay:
-        progress.done += 1
-        value = score(result) if result.ok else None
-        if not result.ok:
-            progress.failed += 1
-        elif value is not None and (progress.best is None or value > (score(progress.best) or 0.0)):
-            progress.best = result
 
 
 def start_heartbeat(tracker: MlflowTracker, parent_id: str, every: float = HEARTBEAT_SECONDS) -> threading.Thread:

@@ -1,0 +1,97 @@
+"""The end of every search, whatever its estimation method: one winner rule, the same files, the same records.
+
+Full training, median stopping, successive halving, Hyperband, one-shot and DARTS all end here:
+the winner is `SearchObjective.winner` (the objective, fewer parameters breaking ties), and the
+stage writes metrics/search.json, metrics/candidates.csv, artifacts/search_results.json and
+artifacts/best_architecture.json, closes the parent run and attaches the report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flows.engine.objective import SearchObjective
+from flows.io.artifacts import write_json
+from flows.io.paths import BEST_ARCHITECTURE, CANDIDATES_CSV, SEARCH_METRICS, SEARCH_RESULTS
+from flows.reports.page import SearchData, write_plot_data
+from flows.tracking.search_record import report_after_search
+from flows.tracking.tracker import MlflowTracker
+from nas_core.errors import SearchAborted
+from nas_core.results import CandidateResult
+from nas_core.search_loop import describe_budget
+
+
+def summarize(
+    results: Sequence[CandidateResult], wall_seconds: float, space_size: int | None, best: CandidateResult | None
+) -> dict[str, Any]:
+    summary: dict[str, Any] = describe_budget(results)
+    summary |= {
+        "best_val_accuracy": best.val_accuracy if best else None,
+        "best_params": best.params if best else None,
+        "best_candidate": best.index if best else None,
+        "total_train_seconds": round(sum(r.train_seconds for r in results), 2),
+        "wall_seconds": round(wall_seconds, 2),
+        "space_size": space_size,
+    }
+    return summary
+
+
+def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id: str) -> dict[str, Any]:
+    """artifacts/best_architecture.json: what the retrain stage trains, and where it came from."""
+    return {
+        "architecture": best.architecture,
+        "key": best.key,
+        "candidate_index": best.index,
+        "val_accuracy": best.val_accuracy,
+        "params": best.params,
+        "epochs_run": best.epochs_run,
+        "search_run_id": parent_id,
+        "input_shape": list(manifest["input_shape"]),
+        "num_classes": manifest["num_classes"],
+    }
+
+
+def finish_search(
+    tracker: MlflowTracker,
+    objective: SearchObjective,
+    results: list[CandidateResult],
+    *,
+    strategy: str,
+    manifest: Mapping[str, Any],
+    started: float,
+    space_size: int | None,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Name the winner, write the stage's outputs and close the parent run; `SearchAborted` if all failed."""
+    parent_id = tracker.parent_run_id or ""
+    best = objective.winner(results)
+    summary = summarize(results, time.perf_counter() - started, space_size, best) | objective.summary(results, best)
+    summary |= dict(extra or {})
+    write_json(SEARCH_METRICS, summary)
+    write_plot_data(results, objective.objective, CANDIDATES_CSV)
+    write_json(SEARCH_RESULTS, [r.to_dict() | {"summary": None} for r in results])
+    if best is None:
+        BEST_ARCHITECTURE.unlink(missing_ok=True)
+        tracker.finish_search(summary, failed=True)
+        reasons = sorted({r.error or "unknown" for r in results})
+        raise SearchAborted(
+            f"all {len(results)} candidates failed, so there is no winner; reasons: {'; '.join(reasons[:3])}"
+        )
+    write_json(BEST_ARCHITECTURE, winner_record(best, manifest, parent_id))
+    tracker.finish_search(summary)
+    logger.info(
+        "best: candidate %d, val accuracy %.4f, %s params (%d of %d candidates failed)",
+        best.index,
+        best.val_accuracy or 0.0,
+        f"{best.params:,}",
+        summary["failed"],
+        summary["candidates"],
+    )
+    data = SearchData(parent_id, strategy, results, objective.objective, summary)
+    data.input_shape, data.num_classes = tuple(manifest["input_shape"]), manifest["num_classes"]
+    report_after_search(tracker.client, tracker.experiment_id, data, logger)  # never fails the search
+    return summary

@@ -1,0 +1,89 @@
+"""What a search derives from params.yaml and the prepared data before it trains anything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from flows.engine.objective import SearchObjective
+from flows.io.artifacts import read_manifest
+from flows.io.paths import PREPARED_DIR
+from flows.tracking.tracker import MlflowTracker
+from nas_core.architecture import (
+    InfeasibleArchitecture,
+    architecture_key,
+    check_space_for_input,
+    cnn_search_space,
+    prepare_architecture,
+)
+from nas_core.config import NasConfig
+from nas_core.graph_space import GraphSpace, graph_space_from_config
+from nas_core.search_loop import Candidate
+from nas_core.space import Sample, SearchSpace, sample_key
+from nas_core.strategies import Wrapper, make_strategy
+from nas_core.train_settings import TrainSettings
+
+
+def search_preflight(cfg: NasConfig, data_dir: Path = PREPARED_DIR) -> MlflowTracker:
+    """Everything that can fail before training: data present, space feasible, tracking reachable."""
+    manifest = read_manifest(data_dir)
+    check_space_for_input(cnn_search_space(cfg.space), manifest["input_shape"])
+    return MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+
+
+def make_candidate(space: SearchSpace, input_shape: tuple[int, ...], index: int, sample: Sample) -> Candidate:
+    """What will really be trained for `sample`; an impossible one is marked so it is recorded, not trained."""
+    try:
+        arch = prepare_architecture(space, sample, input_shape)
+        return Candidate(index, dict(sample), arch, sample_key(arch))
+    except InfeasibleArchitecture as error:
+        arch = space.canonical(sample)
+        return Candidate(index, dict(sample), arch, sample_key(arch), f"infeasible architecture: {error}")
+
+
+def make_graph_candidate(space: GraphSpace, index: int, sample: Sample) -> Candidate:
+    """A graph sample as a candidate; one outside the space is recorded as such, not trained."""
+    problem = space.problem(sample)
+    arch = space.canonical(sample)
+    return Candidate(index, dict(sample), arch, sample_key(arch), f"invalid graph: {problem}" if problem else None)
+
+
+def search_space_for(
+    cfg: NasConfig, input_shape: tuple[int, ...]
+) -> tuple[SearchSpace | GraphSpace, Callable[[int, Sample], Candidate], Callable[[Sample], str]]:
+    """The space the strategy searches, how its samples become candidates, and their identity.
+
+    `graph` searches layer graphs built from the same params.yaml `space` (docs "Search
+    strategies"); every other strategy searches the CNN space of fixed, conditional dimensions.
+    """
+    if cfg.search.strategy == "graph":
+        graphs = graph_space_from_config(cfg.space)
+        return graphs, partial(make_graph_candidate, graphs), lambda sample: sample_key(graphs.canonical(sample))
+    space = cnn_search_space(cfg.space)
+    return space, partial(make_candidate, space, input_shape), partial(architecture_key, space, input_shape=input_shape)
+
+
+@dataclass
+class SearchSetup:
+    """What a search derives from params.yaml and the prepared data before it trains anything."""
+
+    manifest: dict[str, Any]
+    input_shape: tuple[int, ...]
+    space: SearchSpace | GraphSpace
+    to_candidate: Callable[[int, Sample], Candidate]
+    strategy: Wrapper  # not yet constrained to `search.max_params`
+    objective: SearchObjective
+    settings: TrainSettings
+
+
+def set_up_search(cfg: NasConfig, data_dir: Path) -> SearchSetup:
+    manifest = read_manifest(data_dir)
+    input_shape = tuple(int(d) for d in manifest["input_shape"])
+    space, to_candidate, key = search_space_for(cfg, input_shape)
+    strategy = make_strategy(cfg.search.strategy, space, seed=cfg.search.seed, key=key, **cfg.search.strategy_options)
+    objective = SearchObjective(cfg.search, space, input_shape, manifest["num_classes"])  # docs "Multi-objective"
+    settings = objective.train_settings(cfg.train.model_dump())
+    return SearchSetup(manifest, input_shape, space, to_candidate, strategy, objective, settings)

@@ -1,0 +1,40 @@
+"""The names under which a search is stored in MLflow: tags, values and artifact names, in one place.
+
+Everything that writes or reads these (the tracker, resume, the champion, reading a search back)
+uses these constants, so a name changes in one line.
+"""
+
+from __future__ import annotations
+
+# MLflow's own tags.
+PARENT_TAG = "mlflow.parentRunId"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+
+# What a run is: KIND_TAG takes one of the KIND_* values.
+KIND_TAG = "nas.kind"
+KIND_SEARCH = "search"
+KIND_CANDIDATE = "candidate"
+
+# A search's parent run.
+STRATEGY_TAG = "nas.strategy"
+DATASET_HASH_TAG = "nas.dataset_hash"
+TRIGGER_TAG = "nas.trigger"  # manual | scheduled
+RESUME_TAG = "nas.resume_key"  # the same search (space, data, strategy, seed) on every run of it
+OWNER_TAG = "nas.owner"  # host and pid of the process running the search
+HEARTBEAT_TAG = "nas.heartbeat"  # refreshed while the search runs, so another host can tell it is alive
+
+# A candidate's child run.
+CANDIDATE_HASH_TAG = "nas.candidate_hash"
+CANDIDATE_INDEX_TAG = "nas.candidate_index"
+STATUS_TAG = "nas.status"  # COMPLETED | FAILED
+ERROR_TAG = "nas.error"
+SAMPLE_TAG = "nas.sample"  # the strategy's proposal as JSON, read back when a killed search resumes
+SAMPLE_ARTIFACT = "sample.json"  # where a sample too long for a tag goes instead
+SAMPLE_TAG_LIMIT = 7000  # MLflow keeps tag values up to 8000 characters
+RUNG_TAG = "nas.rung"  # successive halving / Hyperband: the last rung the candidate reached
+STOPPED_EARLY_TAG = "nas.stopped_early"
+ONESHOT_SCORE_TAG = "nas.oneshot_score"  # one-shot: the score the path had with inherited weights
+DERIVED_BY_TAG = "nas.derived_by"  # DARTS: the architecture came from the supernet's weights
+
+# The retrain run.
+CHAMPION_TAG = "nas.champion"
