@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make run` (the pipeline on digits) and `make test`.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The first of these that really runs and is 3.11-3.13 (a pyenv shim can exist and still fail); override with PYTHON=.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do $$p -c 'import sys; assert (3, 11) <= sys.version_info < (3, 14); print(sys.executable)' 2>/dev/null && break; done)
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 
@@ -15,6 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11-3.13 not found; run make setup PYTHON=/path/to/python3.1x" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from flows.engine.progress import QUIET_ENV
 from flows.io.params import load_params
-from flows.io.paths import BEST_ARCHITECTURE, MANIFEST_NAME, PARAMS, PREPARED_DIR, REPORTS_DIR
+from flows.io.paths import BEST_ARCHITECTURE, MANIFEST_NAME, PARAMS, PREPARED_DIR, REPORTS_DIR, SEARCH_SPACE
 from flows.runtime.entry import user_error_in
 from nas_core.config import NasConfig
 from nas_core.isolation import spawn_without_parent_main
@@ -106,12 +106,26 @@ def prepare(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
 
 
 @app.command()
+def space(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
+    """Stage 2: describe the search space on the prepared data into artifacts/search_space.json."""
+
+    def load() -> tuple[Callable[..., Any], None]:
+        from flows.space import space_flow
+
+        return space_flow, None
+
+    record = run_stage_command(params, quiet, load)
+    size = "unbounded (graphs)" if record["size"] is None else f"{record['size']:,} distinct architectures"
+    out.print(f"search space: {size}; written to {SEARCH_SPACE}")
+
+
+@app.command()
 def search(
     params: Params = DEFAULT_PARAMS,
     quiet: Quiet = False,
     fresh: Annotated[bool, typer.Option(help="Start a new search even if an unfinished one could be resumed.")] = False,
 ) -> None:
-    """Stage 2: the search. Shows live progress on a terminal and writes a report at the end."""
+    """Stage 3: the search. Shows live progress on a terminal and writes a report at the end."""
 
     def load() -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
         from flows.search import run_search_stage, search_preflight_warming
@@ -124,7 +138,7 @@ def search(
 
 @app.command()
 def retrain(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
-    """Stage 3: retrain the winner on train+val, score it once on test, register it."""
+    """Stage 4: retrain the winner on train+val, score it once on test, register it."""
 
     def load() -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
         from flows.retrain import retrain_flow, retrain_preflight

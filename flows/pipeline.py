@@ -1,4 +1,4 @@
-"""The whole pipeline as one Prefect flow: prepare, search, retrain, each a subflow.
+"""The whole pipeline as one Prefect flow: prepare, space, search, retrain, each a subflow.
 
     python -m flows.pipeline [--params params.yaml]
 
@@ -17,12 +17,14 @@ from flows.retrain import retrain_flow
 from flows.runtime.entry import run_stage
 from flows.runtime.fast_exit import exit_with
 from flows.search import run_search_stage
+from flows.space import space_flow
 
 
 @flow(name="nas-pipeline")
 def pipeline_flow(params_path: str = "params.yaml", scheduled: bool = False) -> dict[str, Any]:
     """`scheduled` (set by the nightly deployment) tags the MLflow runs `nas.trigger=scheduled`."""
     prepare_flow(params_path=params_path)
+    space_flow(params_path=params_path)
     search = run_search_stage(params_path=params_path, scheduled=scheduled)
     test = retrain_flow(params_path=params_path, scheduled=scheduled)
     return {"search": search, "test": test}

@@ -1,4 +1,4 @@
-"""Stage 3, retrain: train the winner on train+val, score it once on test, save, log and register it.
+"""Stage 4, retrain: train the winner on train+val, score it once on test, save, log and register it.
 
     python -m flows.retrain [--params params.yaml]
 

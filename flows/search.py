@@ -1,8 +1,8 @@
-"""Stage 2, search: propose candidates with the strategy, train them as parallel Prefect tasks, track every one.
+"""Stage 3, search: propose candidates with the strategy, train them as parallel Prefect tasks, track every one.
 
     python -m flows.search [--params params.yaml] [--fresh]
 
-Reads data/prepared/, writes artifacts/search_space.json, artifacts/best_architecture.json,
+Reads data/prepared/ and artifacts/search_space.json (the space stage's), writes artifacts/best_architecture.json,
 artifacts/search_results.json and metrics/search.json. Each candidate is a child MLflow run
 of the search's parent run.
 """
@@ -30,9 +30,9 @@ from flows.engine.oneshot import oneshot_flow
 from flows.engine.progress import count_recovered, make_progress
 from flows.engine.rungs import multifidelity_loop
 from flows.engine.setup import search_preflight, set_up_search
-from flows.io.artifacts import write_json
+from flows.engine.space_check import space_record
 from flows.io.params import load_params
-from flows.io.paths import PREPARED_DIR, SEARCH_SPACE
+from flows.io.paths import PREPARED_DIR
 from flows.runtime.dask_runner import prefect_api_for_workers
 from flows.runtime.early_start import (
     close_started_trainers,
@@ -71,7 +71,6 @@ def search_flow(
     setup = set_up_search(cfg, Path(data_dir))
     manifest, space, to_candidate = setup.manifest, setup.space, setup.to_candidate
     space_size = space.size() if isinstance(space, SearchSpace) else None
-    write_json(SEARCH_SPACE, {"space": space.to_dict(), "size": space_size})
     if isinstance(space, GraphSpace):
         logger.info("graph space: %d ops, up to %d inner nodes; strategy graph", len(space.ops), space.max_nodes)
     else:
@@ -79,6 +78,7 @@ def search_flow(
 
     trigger = "scheduled" if scheduled else "manual"
     opened = open_search(tracker, cfg, manifest["content_hash"], to_candidate, logger, trigger, fresh)
+    tracker.log_search_space(space_record(cfg, manifest))  # the space stage's file, or the same record made now
     objective = setup.objective
     progress = make_progress(cfg.search.max_candidates, logger, objective.objective)
     strategy = objective.constrain(setup.strategy, on_skip=progress.skipped_over_limit)

@@ -1,4 +1,6 @@
-"""`nas check`: is params.yaml valid, does the space fit the data, and how much of it will really be trained?
+"""The search space described: `nas check`, and the space stage's artifacts/search_space.json.
+
+Is params.yaml valid, does the space fit the data, and how much of it will really be trained?
 
 Counts are exact when the space is small enough to enumerate, and otherwise estimated from a
 uniform sample of its distinct architectures (each canonical architecture equally likely).
@@ -6,17 +8,22 @@ uniform sample of its distinct architectures (each canonical architecture equall
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from flows.io.paths import MANIFEST_NAME, PREPARED_DIR, SEARCH_SPACE
 from nas_core.architecture import InfeasibleArchitecture, check_space_for_input, cnn_search_space, repair
 from nas_core.config import NasConfig
+from nas_core.estimation.cell_space import CellSpace
+from nas_core.estimation_config import WEIGHT_SHARING
+from nas_core.graph_space import graph_space_from_config
 from nas_core.param_count import count_params
 from nas_core.space import Sample, SearchSpace
 
@@ -48,9 +55,9 @@ class SpaceReport:
         return f"counts below estimated from {self.examined:,} drawn uniformly"
 
 
-def data_shape(cfg: NasConfig, root: Path, prepared: Path = Path("data/prepared")) -> tuple[tuple[int, ...], int, str]:
+def data_shape(cfg: NasConfig, root: Path, prepared: Path = PREPARED_DIR) -> tuple[tuple[int, ...], int, str]:
     """Input shape and class count: from the prepared manifest if there is one, else by loading the dataset."""
-    manifest_path = root / prepared / "manifest.json"
+    manifest_path = root / prepared / MANIFEST_NAME
     if manifest_path.is_file():
         manifest: dict[str, Any] = json.loads(manifest_path.read_text())
         return tuple(int(d) for d in manifest["input_shape"]), int(manifest["num_classes"]), str(manifest_path)
@@ -131,3 +138,45 @@ def check_space(cfg: NasConfig, input_shape: Sequence[int], num_classes: int, sh
         min(sizes) if sizes else None,
         max(sizes) if sizes else None,
     )
+
+
+def space_key(cfg: NasConfig, dataset_hash: str) -> str:
+    """What a space description depends on: the params that shape it and the prepared data."""
+    parts = {
+        "space": cfg.space.model_dump(mode="json"),
+        "strategy": cfg.search.strategy,
+        "estimation": cfg.search.estimation,
+        "max_params": cfg.search.max_params,
+        "seed": cfg.search.seed,
+        "dataset_hash": dataset_hash,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def describe_space(cfg: NasConfig, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """artifacts/search_space.json: the space the strategy searches, its size and, for the CNN space,
+    the shape-rule summary that `nas check` prints."""
+    shape = tuple(int(d) for d in manifest["input_shape"])
+    record: dict[str, Any] = {"key": space_key(cfg, manifest["content_hash"]), "strategy": cfg.search.strategy}
+    if cfg.search.estimation in WEIGHT_SHARING:  # the reduced cell space of the supernet
+        cell = CellSpace.from_config(cfg.space)
+        reduced = cell.search_space()
+        described = {"space": reduced.to_dict(), "size": reduced.size(), "method": cfg.search.estimation}
+        return record | described | {"fixed": cell.fixed, "blocks": cell.blocks}
+    if cfg.search.strategy == "graph":
+        graphs = graph_space_from_config(cfg.space)
+        return record | {"space": graphs.to_dict(), "size": None}
+    report = check_space(cfg, shape, int(manifest["num_classes"]))
+    rules = asdict(report)
+    for field_name in ("input_shape", "num_classes", "shape_source", "size"):
+        rules.pop(field_name)
+    return record | {"space": cnn_search_space(cfg.space).to_dict(), "size": report.size, "shape_rule": rules}
+
+
+def space_record(cfg: NasConfig, manifest: Mapping[str, Any], path: Path = SEARCH_SPACE) -> dict[str, Any]:
+    """The space stage's record if it is there and current (`dvc repro`), else the same record made now."""
+    if path.is_file():
+        record: dict[str, Any] = json.loads(path.read_text())
+        if record.get("key") == space_key(cfg, manifest["content_hash"]):
+            return record
+    return describe_space(cfg, manifest)

@@ -1,6 +1,6 @@
 """What the weight-sharing searches (flows/engine/oneshot.py, flows/engine/darts.py) share with each other.
 
-Both open a search like the search flow does (checks, parent MLflow run, search_space.json),
+Both open a search like the search flow does (checks, parent MLflow run, the space record),
 train a supernet in the flow process, then retrain their chosen architectures stand-alone as
 ordinary candidates: parallel `train-candidate` tasks in recycled workers, one MLflow child
 run each. They end like the search flow, with metrics/search.json, search_results.json and
@@ -23,9 +23,9 @@ from flows.engine.finish import finish_search
 from flows.engine.objective import SearchObjective
 from flows.engine.progress import SearchProgress
 from flows.engine.setup import make_candidate, search_preflight
-from flows.io.artifacts import read_manifest, write_json
+from flows.engine.space_check import space_record
+from flows.io.artifacts import read_manifest
 from flows.io.params import load_params
-from flows.io.paths import SEARCH_SPACE
 from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
 from nas_core.config import NasConfig
@@ -69,19 +69,18 @@ class WeightSharingSearch:
 
 
 def open_search(params_path: str, data_dir: Path, method: str, scheduled: bool = False) -> WeightSharingSearch:
-    """Checks, data, the reduced space (written to search_space.json) and the parent run."""
+    """Checks, data, the reduced space (logged as search_space.json) and the parent run."""
     cfg = load_params(params_path)
     tracker = search_preflight(cfg, data_dir)
     manifest = read_manifest(data_dir)
     cell = CellSpace.from_config(cfg.space)
     space = cell.search_space()
-    description = {"space": space.to_dict(), "size": space.size(), "method": method, "fixed": cell.fixed}
-    write_json(SEARCH_SPACE, description | {"blocks": cell.blocks})
     x_train, y_train = load_split(data_dir / "train.npz")
     x_val, y_val = load_split(data_dir / "val.npz")
     config = cfg.model_dump(mode="json")
     trigger = "scheduled" if scheduled else "manual"
     parent_id = tracker.start_search(config, manifest["content_hash"], method, trigger=trigger)
+    tracker.log_search_space(space_record(cfg, manifest))
     get_run_logger().info("%s search over %d architectures of %d blocks", method, space.size(), cell.blocks)
     arrays = Arrays(x_train, y_train, x_val, y_val)
     # The same objective and `max_params` as every other search (flows/engine/finish.py).

@@ -36,5 +36,8 @@ STOPPED_EARLY_TAG = "nas.stopped_early"
 ONESHOT_SCORE_TAG = "nas.oneshot_score"  # one-shot: the score the path had with inherited weights
 DERIVED_BY_TAG = "nas.derived_by"  # DARTS: the architecture came from the supernet's weights
 
+# A search's parent run: artifacts.
+SPACE_ARTIFACT = "search_space.json"  # the space stage's record (flows/space.py)
+
 # The retrain run.
 CHAMPION_TAG = "nas.champion"

@@ -33,6 +33,7 @@ from flows.tracking.schema import (
     SAMPLE_ARTIFACT,
     SAMPLE_TAG,
     SAMPLE_TAG_LIMIT,
+    SPACE_ARTIFACT,
     STATUS_TAG,
     STOPPED_EARLY_TAG,
     STRATEGY_TAG,
@@ -149,6 +150,11 @@ class MlflowTracker:
         items = [Param(k, json.dumps(v) if isinstance(v, list | dict) else str(v)) for k, v in params.items()]
         for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def log_search_space(self, record: Mapping[str, Any]) -> None:
+        """The space stage's description of the space, on the search's parent run."""
+        if self.parent_run_id is not None:
+            self.client.log_dict(self.parent_run_id, dict(record), SPACE_ARTIFACT)
 
     def start_candidate(self, candidate: Candidate) -> str:
         tags = {

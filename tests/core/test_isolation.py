@@ -138,7 +138,8 @@ def test_a_worker_freezes_its_imports_so_each_candidates_garbage_collection_is_s
     """Keras's clear_session() collects garbage after every candidate; the imports are left out of it."""
     import gc
 
+    before = gc.get_freeze_count()  # 0 on 3.11 and 3.13; CPython 3.12 starts with a few hundred
     with IsolatedTrainer(parallelism=1) as trainer:
         frozen = trainer._current_pool().submit(gc.get_freeze_count).result()
     assert frozen > 100_000  # TensorFlow and Keras: several hundred thousand objects
-    assert gc.get_freeze_count() == 0  # the flow's own process is left as it was
+    assert gc.get_freeze_count() == before  # the flow's own process is left as it was

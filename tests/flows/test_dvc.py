@@ -45,6 +45,7 @@ def repo_copy(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def test_repro_runs_all_stages_and_writes_outputs(repo_copy: Path) -> None:
     for path in (
         "data/prepared/manifest.json",
+        "artifacts/search_space.json",
         "artifacts/best_architecture.json",
         "models/winner.keras",
         "metrics/search.json",
@@ -54,7 +55,9 @@ def test_repro_runs_all_stages_and_writes_outputs(repo_copy: Path) -> None:
     ):
         assert (repo_copy / path).exists(), path
     lock = yaml.safe_load((repo_copy / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"prepare", "search", "retrain"}
+    assert set(lock["stages"]) == {"prepare", "space", "search", "retrain"}
+    space = json.loads((repo_copy / "artifacts/search_space.json").read_text())
+    assert space["size"] > 0 and space["shape_rule"]["examined"] > 0  # what `nas check` prints
 
 
 def test_second_repro_does_nothing(repo_copy: Path) -> None:
@@ -76,6 +79,19 @@ def test_a_search_key_change_reruns_search_and_retrain_but_not_prepare(repo_copy
     params["search"]["max_candidates"] = 3
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], repo_copy).stdout
-    assert "Stage 'prepare' didn't change, skipping" in out
+    assert "Stage 'prepare' didn't change, skipping" in out and "Stage 'space' didn't change, skipping" in out
     assert "Running stage 'search'" in out and "Running stage 'retrain'" in out
     assert json.loads((repo_copy / "metrics/search.json").read_text())["candidates"] == 3
+
+
+def test_a_space_change_reruns_space_search_and_retrain_but_not_prepare(repo_copy: Path) -> None:
+    params = yaml.safe_load((repo_copy / "params.yaml").read_text())
+    before = json.loads((repo_copy / "artifacts/search_space.json").read_text())
+    params["space"]["filters"] = [8]  # was [8, 16]
+    (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = run(["dvc", "repro"], repo_copy).stdout
+    assert "Stage 'prepare' didn't change, skipping" in out
+    for stage in ("space", "search", "retrain"):
+        assert f"Running stage '{stage}'" in out
+    after = json.loads((repo_copy / "artifacts/search_space.json").read_text())
+    assert after["space"]["dimensions"] != before["space"]["dimensions"] and after["size"] < before["size"]

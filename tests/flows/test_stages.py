@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from flows.prepare import prepare_flow
 from flows.retrain import retrain_flow
 from flows.search import run_search_stage
+from flows.space import space_flow
 from nas_core.data import load_split
 from tests.conftest import write_params
 
@@ -37,6 +38,7 @@ def pipeline(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         params = str(write_params(root / "params.yaml", OVERRIDES))
         prepared = prepare_flow(params_path=params)
+        space_flow(params_path=params)
         search = run_search_stage(params_path=params)
         test = retrain_flow(params_path=params)
         yield {"root": root, "prepared": prepared, "search": search, "test": test}
@@ -75,7 +77,8 @@ def test_search_writes_its_artifacts_and_counts_failures(pipeline: dict[str, Any
     assert summary["completed"] + summary["failed"] == 6
     best = json.loads((root / "artifacts/best_architecture.json").read_text())
     assert best["val_accuracy"] == summary["best_val_accuracy"]
-    assert json.loads((root / "artifacts/search_space.json").read_text())["size"] > 0
+    space = json.loads((root / "artifacts/search_space.json").read_text())
+    assert space["size"] > 0 and space["shape_rule"]["rejected"] > 0  # the 2-block valid-padding ones
     results = json.loads((root / "artifacts/search_results.json").read_text())
     failures = [r for r in results if r["status"] == "FAILED"]
     assert all("infeasible architecture" in r["error"] for r in failures)
@@ -91,7 +94,8 @@ def test_parent_run_holds_config_dataset_hash_and_tags(pipeline: dict[str, Any],
     assert parent.data.tags["nas.strategy"] == "random"
     assert parent.data.tags["mlflow.source.git.commit"]
     assert parent.data.metrics["candidates"] == 6
-    assert "search_summary.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"search_summary.json", "search_space.json"} <= logged  # the space stage's record too
 
 
 def test_every_candidate_is_a_child_run_with_params_metrics_and_artifacts(
