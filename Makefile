@@ -23,8 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	dvc repro
-	python -m flows.summary
+	nas run
 
 lint: setup
 	ruff check .

@@ -4,7 +4,7 @@
 
 Each configuration is a real `distributed.LocalCluster` of single-threaded worker processes with
 TensorFlow at one intra-op thread (NAS_TF_THREADS=1), training a fixed list of candidates on the
-full digits dataset through `nas_core.isolation.train_request`: the function the search's Prefect
+full digits dataset through `nas_core.worker.train_request`: the function the search's Prefect
 task calls on a Dask worker. Workers are warmed up (TensorFlow imported, data loaded) before the
 clock starts, so the figure is training throughput, not start-up. Repeats alternate 1, 2, 1, 2, ...
 so background load hits both sides alike; the speedup is the ratio of the median wall times. Each
@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO))
 
 def prepare_digits(out_dir: Path) -> tuple[int, ...]:
     """The full digits dataset (1,797 images), split and scaled as the prepare stage does."""
-    from flows.io.datasets import load_dataset, write_splits
+    from flows.io.datasets import load_dataset
     from nas_core.config import DataConfig
-    from nas_core.data import manifest, split_and_scale
+    from nas_core.data import split_and_scale
+    from nas_core.prepared import manifest, write_splits
 
     cfg = DataConfig()
     x, y = load_dataset(cfg, REPO)
@@ -45,9 +46,9 @@ def prepare_digits(out_dir: Path) -> tuple[int, ...]:
 def fixed_requests(n: int, data_dir: Path, input_shape: tuple[int, ...], epochs: int) -> list[Any]:
     """`n` distinct feasible architectures from a seeded sampler: the same list for every configuration."""
     from benchmarks.overhead import SMALL_CNN_SPACE, sample_architectures
-    from nas_core.isolation import TrainRequest
     from nas_core.space import sample_key
     from nas_core.train_settings import TrainSettings
+    from nas_core.worker import TrainRequest
 
     archs = sample_architectures(n, 0, input_shape, SMALL_CNN_SPACE)
     settings = TrainSettings(epochs=epochs, patience=epochs)  # no early stop: the same work on each side
@@ -61,10 +62,10 @@ def fixed_requests(n: int, data_dir: Path, input_shape: tuple[int, ...], epochs:
 
 def warm_up(data_dir: str) -> int:
     """On each worker: import TensorFlow, configure its threads and read the data, before timing."""
-    from nas_core import isolation
+    from nas_core import worker
 
-    isolation._configure_from_env()
-    isolation._load_arrays(data_dir)
+    worker._configure_from_env()
+    worker._load_arrays(data_dir)
     return os.getpid()
 
 
@@ -84,7 +85,7 @@ def timed_run(workers: int, requests: list[Any]) -> tuple[float, float, int]:
     """
     from distributed import Client, LocalCluster
 
-    from nas_core.isolation import TF_THREADS_ENV, train_request
+    from nas_core.worker import TF_THREADS_ENV, train_request
 
     cluster_kwargs: dict[str, Any] = {
         "n_workers": workers,

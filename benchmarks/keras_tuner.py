@@ -164,15 +164,10 @@ def running_prefect_server(work: Path) -> Iterator[str]:
 
     Started and stopped around its one run, so that its idle polling loads no other run.
     """
-    from flows.runtime.early_start import EarlyServer
+    from flows.runtime.prefect_server import temporary_server
 
-    server = EarlyServer(home=work / ".prefect-running-server")
-    try:
-        if not server.wait_until_healthy():
-            raise SystemExit(f"the Prefect server did not start; see {server.log_path}")
-        yield server.api_url
-    finally:
-        server.stop()
+    with temporary_server(home=work / ".prefect-running-server") as api_url:
+        yield api_url
 
 
 def paired_difference(outcomes: list[dict], reference: list[dict], key: str) -> dict[str, Any]:

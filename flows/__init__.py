@@ -1,7 +1,6 @@
-"""Orchestration and I/O: Prefect flows, file formats, tracking; the pure work lives in nas_core."""
+"""Orchestration and I/O: Prefect flows, file formats, tracking; the pure work lives in nas_core.
 
-from flows.runtime import fast_exit
-from flows.runtime.environment import apply_defaults
-
-fast_exit.install()  # first, so that it runs after every other exit handler (flows/runtime/fast_exit.py)
-apply_defaults()
+Entry points sit at this level (cli, prepare, space, search, retrain, pipeline, schedule,
+summary); everything else is in subpackages by responsibility (docs "Project layout").
+Importing any of it changes nothing outside the module: no environment, no exit hooks.
+"""

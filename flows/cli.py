@@ -21,10 +21,13 @@ from rich.console import Console
 
 from flows.engine.progress import QUIET_ENV
 from flows.io.params import load_params
-from flows.io.paths import BEST_ARCHITECTURE, MANIFEST_NAME, PARAMS, PREPARED_DIR, REPORTS_DIR, SEARCH_SPACE
+from flows.io.paths import PARAMS, PREPARED_DIR, REPORTS_DIR, SEARCH_SPACE
 from flows.runtime.entry import user_error_in
+from flows.runtime.environment import apply_defaults
+from flows.summary import print_results, print_search
 from nas_core.config import NasConfig
-from nas_core.isolation import spawn_without_parent_main
+from nas_core.prepared import MANIFEST_NAME
+from nas_core.worker import spawn_without_parent_main
 
 app = typer.Typer(
     name="nas",
@@ -128,12 +131,13 @@ def search(
     """Stage 3: the search. Shows live progress on a terminal and writes a report at the end."""
 
     def load() -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
-        from flows.search import run_search_stage, search_preflight_warming
+        from flows.engine.setup import search_preflight
+        from flows.search import run_search_stage
 
-        return (lambda params_path: run_search_stage(params_path=params_path, fresh=fresh)), search_preflight_warming
+        return (lambda params_path: run_search_stage(params_path=params_path, fresh=fresh)), search_preflight
 
     summary = run_stage_command(params, quiet, load)
-    print_search_summary(summary)
+    print_search(summary)
 
 
 @app.command()
@@ -157,7 +161,7 @@ def run(
         bool, typer.Option("--direct", help="Run the pipeline flow in this process instead of `dvc repro`.")
     ] = False,
 ) -> None:
-    """The whole pipeline: `dvc repro` (reruns only what changed), or the pipeline flow with --direct."""
+    """The whole pipeline: `dvc repro` (reruns only what changed) with one Prefect server, or the flow with --direct."""
     set_quiet(quiet)
     read_config(params)
     if direct:
@@ -174,12 +178,17 @@ def run(
         if shutil.which("dvc") is None:
             fail("dvc not found on PATH: activate the project's .venv (make setup), or use --direct")
         command = ["dvc", "repro", *(["--quiet"] if quiet else [])]
-        code = subprocess.run(command, check=False).returncode
+
+        def repro() -> int:
+            from flows.runtime.prefect_server import shared_api
+
+            with shared_api():  # one Prefect server for every stage, not a temporary one per stage
+                return subprocess.run(command, check=False).returncode
+
+        code = run_user_step(repro)
         if code != 0:
             raise typer.Exit(2 if code == 255 else code)  # a stage's own error line is already on stderr
-    from flows import summary
-
-    summary.main()
+    print_results()
 
 
 @app.command()
@@ -263,38 +272,14 @@ def ui(
 def schedule(params: Params = DEFAULT_PARAMS) -> None:
     """Serve the nightly search on schedule.cron (Prefect deployment); runs until stopped."""
     read_config(params)
-    try:
-        from flows.schedule import serve_schedule
-    except ModuleNotFoundError as error:
-        if error.name != "flows.schedule":
-            raise
-        fail("nas schedule: flows/schedule.py is not installed in this checkout; update the project")
+    from flows.schedule import serve_schedule
+
     run_user_step(lambda: serve_schedule(str(params)))
-
-
-def print_search_summary(summary: dict[str, Any]) -> None:
-    """The final summary, printed even in quiet mode."""
-    best = summary.get("best_val_accuracy")
-    skipped = summary.get("skipped_over_max_params", 0)
-    out.print(
-        f"search: {summary.get('candidates', 0)} candidates, {summary.get('failed', 0)} failed"
-        + (f", {skipped} skipped over search.max_params" if skipped else "")
-        + (
-            f"; best val accuracy {best:.4f} (#{summary.get('best_candidate')}, "
-            f"{summary.get('best_params') or 0:,} params)"
-            if best is not None
-            else ""
-        )
-    )
-    winner = BEST_ARCHITECTURE
-    if winner.is_file():
-        page = REPORTS_DIR / json.loads(winner.read_text()).get("search_run_id", "") / "index.html"
-        if page.is_file():
-            out.print(f"report: {page}")
 
 
 def main() -> None:
     spawn_without_parent_main()  # training workers need nas_core, not the CLI's imports
+    apply_defaults()  # before the commands import Prefect, which reads its settings once
     app()
 
 

@@ -8,6 +8,7 @@ this flow is what a scheduled deployment runs.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from prefect import flow
@@ -15,7 +16,6 @@ from prefect import flow
 from flows.prepare import prepare_flow
 from flows.retrain import retrain_flow
 from flows.runtime.entry import run_stage
-from flows.runtime.fast_exit import exit_with
 from flows.search import run_search_stage
 from flows.space import space_flow
 
@@ -31,4 +31,4 @@ def pipeline_flow(params_path: str = "params.yaml", scheduled: bool = False) -> 
 
 
 if __name__ == "__main__":
-    exit_with(run_stage(pipeline_flow, __doc__ or ""))
+    sys.exit(run_stage(pipeline_flow, __doc__ or ""))

@@ -8,18 +8,19 @@ counts, content hash). Raw user datasets live under data/raw/ and are versioned 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from flows.io.datasets import load_dataset, write_splits
+from flows.io.datasets import load_dataset
 from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR
 from flows.runtime.entry import run_stage
-from flows.runtime.fast_exit import exit_with
 from nas_core.config import DataConfig
-from nas_core.data import manifest, split_and_scale
+from nas_core.data import split_and_scale
+from nas_core.prepared import manifest, write_splits
 
 
 @task(name="load-and-split")
@@ -47,4 +48,4 @@ def prepare_flow(params_path: str = "params.yaml", out_dir: str = str(PREPARED_D
 
 
 if __name__ == "__main__":
-    exit_with(run_stage(prepare_flow, __doc__ or ""))
+    sys.exit(run_stage(prepare_flow, __doc__ or ""))

@@ -10,6 +10,7 @@ takes the alias `champion` only if its test accuracy beats the current champion'
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,11 @@ from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR, TEST_METRICS, WINNER_MODEL
 from flows.reports.learning_curve import FAST_PNG, learning_curve
 from flows.runtime.entry import run_stage
-from flows.runtime.fast_exit import exit_with
 from flows.tracking.champion import CHAMPION, crown_if_better
 from flows.tracking.schema import CANDIDATE_HASH_TAG, CHAMPION_TAG, KIND_TAG, PARENT_TAG, TRIGGER_TAG
 from flows.tracking.tracker import MlflowTracker
 from nas_core.config import NasConfig
-from nas_core.data import load_split
+from nas_core.prepared import load_split
 from nas_core.results import COMPLETED, CandidateResult
 from nas_core.search_loop import candidate_seed
 from nas_core.training import TrainSettings, fit_final_model
@@ -152,4 +152,4 @@ def retrain_flow(
 
 
 if __name__ == "__main__":
-    exit_with(run_stage(retrain_flow, __doc__ or "", preflight=retrain_preflight))
+    sys.exit(run_stage(retrain_flow, __doc__ or "", preflight=retrain_preflight))

@@ -15,17 +15,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-if __name__ == "__main__":  # before the heavy imports below (flows/runtime/early_start.py says why)
-    from flows.runtime.early_start import start_search_early
-
-    start_search_early(sys.argv[1:])
-
 from prefect import flow, get_run_logger
 
 from flows.engine.darts import darts_flow
-from flows.engine.evaluator import evaluator_for, make_task_runner
+from flows.engine.evaluator import evaluator_for, make_task_runner, make_trainer
 from flows.engine.finish import finish_search
-from flows.engine.head_start import head_start
 from flows.engine.oneshot import oneshot_flow
 from flows.engine.progress import count_recovered, make_progress
 from flows.engine.rungs import multifidelity_loop
@@ -34,17 +28,8 @@ from flows.engine.space_check import space_record
 from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR
 from flows.runtime.dask_runner import prefect_api_for_workers
-from flows.runtime.early_start import (
-    close_started_trainers,
-    start_for,
-    start_trainer_early,
-    take_trainer,
-    use_early_prefect_server,
-)
 from flows.runtime.entry import run_stage
-from flows.runtime.fast_exit import exit_with
 from flows.tracking.resume import open_search
-from flows.tracking.tracker import MlflowTracker
 from nas_core.config import NasConfig
 from nas_core.estimation_config import MULTI_FIDELITY, WEIGHT_SHARING
 from nas_core.graph_space import GraphSpace
@@ -65,11 +50,11 @@ def search_flow(
     """
     started = time.perf_counter()
     logger = get_run_logger()
-    cfg = load_params(params_path)
-    trainer = take_trainer(cfg.search)
-    tracker = search_preflight(cfg, Path(data_dir))
-    setup = set_up_search(cfg, Path(data_dir))
-    manifest, space, to_candidate = setup.manifest, setup.space, setup.to_candidate
+    cfg = load_params(params_path)  # the flow's parameter is the path: no secret of tracking.uri in Prefect's UI
+    trainer = make_trainer(cfg.search)  # its workers import TensorFlow while tracking is set up
+    manifest, tracker = search_preflight(cfg, Path(data_dir))
+    setup = set_up_search(cfg, manifest)
+    space, to_candidate = setup.space, setup.to_candidate
     space_size = space.size() if isinstance(space, SearchSpace) else None
     if isinstance(space, GraphSpace):
         logger.info("graph space: %d ops, up to %d inner nodes; strategy graph", len(space.ops), space.max_nodes)
@@ -117,8 +102,6 @@ def search_flow(
         progress.close()
         if trainer is not None:
             trainer.close()
-    if trainer is not None and trainer.taken_over:
-        logger.info("%d candidate(s) began training while Prefect's server was starting", trainer.taken_over)
 
     return finish_search(
         tracker,
@@ -130,16 +113,6 @@ def search_flow(
         space_size=space_size,
         logger=logger,
     )
-
-
-def search_preflight_warming(cfg: NasConfig) -> MlflowTracker:
-    """`search_preflight` for the command line, with the workers and Prefect's API starting meanwhile."""
-    start_for(cfg)
-    try:
-        return search_preflight(cfg)
-    except BaseException:
-        close_started_trainers()
-        raise
 
 
 def run_weight_sharing_stage(cfg: NasConfig, params_path: str, scheduled: bool = False) -> dict[str, Any]:
@@ -155,15 +128,11 @@ def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, 
     cfg = load_params(params_path)
     if cfg.search.estimation in WEIGHT_SHARING:  # one-shot and DARTS have their own flows
         return run_weight_sharing_stage(cfg, params_path, scheduled=scheduled)
-    start_trainer_early(cfg.search)
-    head_start(cfg, fresh)
     runner_flow = search_flow.with_options(task_runner=make_task_runner(cfg.search))
-    with use_early_prefect_server(), prefect_api_for_workers(cfg.search):  # Dask workers report to this API
+    with prefect_api_for_workers(cfg.search):  # Dask workers report to this API
         summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled, fresh=fresh)
     return summary
 
 
 if __name__ == "__main__":
-    exit_with(
-        run_stage(run_search_stage, __doc__ or "", preflight=search_preflight_warming, flags={"fresh": FRESH_HELP})
-    )
+    sys.exit(run_stage(run_search_stage, __doc__ or "", preflight=search_preflight, flags={"fresh": FRESH_HELP}))

@@ -10,6 +10,7 @@ search stage logs the same record to its MLflow parent run.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ from flows.io.artifacts import read_manifest, write_json
 from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR, SEARCH_SPACE
 from flows.runtime.entry import run_stage
-from flows.runtime.fast_exit import exit_with
 from nas_core.config import NasConfig
 
 
@@ -41,4 +41,4 @@ def space_flow(params_path: str = "params.yaml", data_dir: str = str(PREPARED_DI
 
 
 if __name__ == "__main__":
-    exit_with(run_stage(space_flow, __doc__ or ""))
+    sys.exit(run_stage(space_flow, __doc__ or ""))

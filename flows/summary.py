@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
-from flows.io.paths import SEARCH_METRICS, TEST_METRICS
+from flows.io.paths import BEST_ARCHITECTURE, REPORTS_DIR, SEARCH_METRICS, TEST_METRICS
 
 
-def main() -> int:
+def print_search(summary: dict[str, Any]) -> None:
+    """After `nas search`: what the search found, and where its report is (printed even in quiet mode)."""
+    best = summary.get("best_val_accuracy")
+    skipped = summary.get("skipped_over_max_params", 0)
+    print(
+        f"search: {summary.get('candidates', 0)} candidates, {summary.get('failed', 0)} failed"
+        + (f", {skipped} skipped over search.max_params" if skipped else "")
+        + (
+            f"; best val accuracy {best:.4f} (#{summary.get('best_candidate')}, "
+            f"{summary.get('best_params') or 0:,} params)"
+            if best is not None
+            else ""
+        )
+    )
+    if BEST_ARCHITECTURE.is_file():
+        page = REPORTS_DIR / json.loads(BEST_ARCHITECTURE.read_text()).get("search_run_id", "") / "index.html"
+        if page.is_file():
+            print(f"report: {page}")
+
+
+def print_results() -> int:
+    """After the whole pipeline: the winner, its test accuracy and where to look further."""
     test_path, search_path = TEST_METRICS, SEARCH_METRICS
     if not test_path.is_file():
         print("No results yet: run `make run` (or `dvc repro`) first.", file=sys.stderr)
@@ -32,4 +54,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(print_results())

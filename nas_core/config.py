@@ -25,8 +25,6 @@ from nas_core.estimation_config import (
 DatasetSource = Literal["digits", "npz", "image_folder", "mnist", "keras:mnist", "keras:fashion_mnist", "keras:cifar10"]
 Activation = Literal["relu", "elu", "gelu", "swish", "tanh"]
 ACTIVATIONS: tuple[Activation, ...] = ("relu", "elu", "gelu", "swish", "tanh")
-POOLINGS = ("max", "avg", "none")
-PADDINGS = ("same", "valid")
 
 
 class _Section(BaseModel):

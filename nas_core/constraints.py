@@ -11,7 +11,6 @@ with an error that names the key.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from nas_core.errors import NasError
 from nas_core.space import Sample
@@ -75,11 +74,3 @@ class ParamBudget(Wrapper):
             "raise search.max_params, or offer fewer/smaller filters, units or conv_blocks "
             "(`nas check` estimates how much of the space fits)"
         )
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"inner": self.inner.state_dict(), "skipped": self.skipped, "accepted": self.accepted}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state["inner"])
-        self.skipped = int(state.get("skipped", 0))
-        self.accepted = int(state.get("accepted", 0))

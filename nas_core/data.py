@@ -6,12 +6,8 @@ once, with a message naming where it came from, and never later as a shape error
 
 from __future__ import annotations
 
-import hashlib
 import math
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -210,61 +206,3 @@ def split_and_scale(
         x_test=scaled(x[index["test"]]),
         y_test=y[index["test"]],
     )
-
-
-def _hash_array(digest: Any, name: str, array: np.ndarray) -> None:
-    """Feed dtype, shape and bytes, so a reshape or a cast changes the hash as much as new pixels do."""
-    array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-    digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
-    digest.update(array.data)  # the buffer itself: no copy of a large array
-
-
-def content_hash(splits: Splits) -> str:
-    """sha256 over every split's arrays: equal data gives an equal hash on any run or machine."""
-    digest = hashlib.sha256()
-    for name, (x, y) in splits.arrays().items():
-        _hash_array(digest, f"x_{name}", x)
-        _hash_array(digest, f"y_{name}", y)
-    return digest.hexdigest()
-
-
-def manifest(splits: Splits, source: str) -> dict[str, Any]:
-    """A JSON-ready description of the prepared data, to check a model against the data it saw."""
-    k = splits.num_classes
-    return {
-        "source": source,
-        "num_classes": k,
-        "input_shape": list(splits.input_shape),
-        "dtype": str(splits.x_train.dtype),
-        "content_hash": content_hash(splits),
-        "splits": {
-            name: {
-                "x_shape": list(x.shape),
-                "y_shape": list(y.shape),
-                "class_counts": np.bincount(y, minlength=k).tolist(),
-            }
-            for name, (x, y) in splits.arrays().items()
-        },
-    }
-
-
-def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one split written by `flows.io.datasets.write_splits`: x float32, y int64."""
-    if not path.is_file():
-        raise NasError(f"{path}: prepared split not found; run the prepare stage first (`dvc repro prepare`)")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise NasError(f"{path}: not a prepared split (an .npz with arrays x and y); run the prepare stage again")
-        with data:
-            if "x" not in data or "y" not in data:
-                raise NasError(f"{path}: not a prepared split (it has {sorted(data.files)}, needs x and y)")
-            x = data["x"].astype(np.float32, copy=False)
-            y = data["y"].astype(np.int64, copy=False)
-    except NasError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise NasError(f"{path}: prepared split is corrupt ({error}); run the prepare stage again") from None
-    if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
-        raise NasError(f"{path}: prepared split has x {x.shape} and y {y.shape}; run the prepare stage again")
-    return x, y

@@ -11,3 +11,8 @@ class NasError(Exception):
 
 class SearchAborted(NasError):
     """The search cannot go on (for example every candidate failed); what is recorded stays."""
+
+
+def reason(error: BaseException) -> str:
+    """An exception's message, or its type's name when it has none, for an error line that says why."""
+    return str(error) or type(error).__name__

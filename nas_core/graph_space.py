@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # a type only: nas_core.config imports the strategies, which 
 
 Graph = dict[str, Any]
 DEFAULT_OPS = ("conv3x3-16", "conv3x3-32", "conv5x5-16", "maxpool", "avgpool", "identity")
-EDITS = ("add_node", "add_edge", "remove_node", "remove_edge", "change_op")
 
 
 def make_graph(ops: list[str], edges: list[tuple[int, int]] | list[list[int]]) -> Graph:

@@ -9,147 +9,15 @@ that parallel trainings share the cores instead of fighting over them.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
-import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
-from pathlib import Path
-from typing import Any
 
 from nas_core.results import CandidateResult, failed
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    """Everything a worker needs, as small plain data: arrays travel as a path, not a payload."""
-
-    key: str
-    index: int
-    architecture: dict[str, Any]
-    data_dir: str
-    settings: Any  # nas_core.training.TrainSettings (kept loose so this module imports no Keras)
-    seed: int
-    median_stop: Any = None  # nas_core.estimation.median_stop.MedianStopRule, with the earlier curves
-    initial_epoch: int = 0  # multi-fidelity: resume `resume_from` at this epoch, save to `save_to`
-    resume_from: str | None = None
-    save_to: str | None = None
-
-
-_DATA_CACHE: dict[str, Any] = {}
-# A process without our pool initializer (a Dask worker) reads its TF thread count from here.
-TF_THREADS_ENV = "NAS_TF_THREADS"
-_threads_lock = threading.Lock()
-_threads_configured = False
-
-
-def _configure_worker(threads: int) -> None:
-    """Runs first in every worker: quiet logs and TF thread counts, before TF's first op."""
-    global _threads_configured
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    _threads_configured = True
-
-
-def _start_worker(threads: int) -> None:
-    """A pool worker's initializer: TF thread counts, then Keras and our trainer imported and frozen.
-
-    Frozen (`gc.freeze`), the objects of those imports are left out of every later garbage
-    collection: Keras's `clear_session()` collects after each candidate, and over the whole
-    TensorFlow heap that took ~0.3 s; over what one candidate left, ~0.05 s.
-    """
-    _configure_worker(threads)
-    import nas_core.training  # noqa: F401  (Keras, the builder: what every candidate needs)
-
-    gc.collect()
-    gc.freeze()
-
-
-def _configure_from_env() -> None:
-    """Once per process, before its first training: size TF's threads from NAS_TF_THREADS when it is set.
-
-    Pool workers were configured by their initializer already; a Dask worker was not, and without
-    this two single-threaded Dask workers would each start a TF pool as large as the machine.
-    """
-    global _threads_configured
-    with _threads_lock:
-        if _threads_configured:
-            return
-        _threads_configured = True
-        value = os.environ.get(TF_THREADS_ENV, "")
-        if value.isdigit() and int(value) > 0:
-            try:
-                _configure_worker(int(value))
-            except RuntimeError:
-                pass  # TF already ran an op in this process; its thread counts can no longer change
-
-
-def _load_arrays(data_dir: str) -> Any:
-    """Read train/val once per worker process (a worker serves several candidates)."""
-    from nas_core.data import load_split
-    from nas_core.training import Arrays
-
-    stamp = f"{data_dir}:{os.path.getmtime(Path(data_dir) / 'train.npz')}"
-    if stamp not in _DATA_CACHE:
-        _DATA_CACHE.clear()
-        x_train, y_train = load_split(Path(data_dir) / "train.npz")
-        x_val, y_val = load_split(Path(data_dir) / "val.npz")
-        _DATA_CACHE[stamp] = Arrays(x_train, y_train, x_val, y_val)
-    return _DATA_CACHE[stamp]
-
-
-def train_request(request: TrainRequest) -> CandidateResult:
-    """Train one candidate in this process (a pool worker, or a Dask worker)."""
-    from nas_core.training import train_candidate
-
-    _configure_from_env()
-    try:
-        data = _load_arrays(request.data_dir)
-    except Exception as error:
-        return failed(request.key, request.architecture, f"could not load data: {error}", request.index)
-    callbacks: list[Any] = []
-    if request.median_stop is not None:
-        from nas_core.estimation.median_stop_callback import MedianStopCallback
-
-        callbacks.append(MedianStopCallback(request.median_stop))
-    return train_candidate(
-        request.architecture,
-        data,
-        request.settings,
-        seed=request.seed,
-        key=request.key,
-        index=request.index,
-        callbacks=callbacks,
-        initial_epoch=request.initial_epoch,
-        resume_from=request.resume_from,
-        save_to=request.save_to,
-    )
-
-
-def spawn_without_parent_main() -> None:
-    """Let spawned workers skip re-running this program's `__main__` module.
-
-    Under the 'spawn' start method a new process first re-imports the parent's main module, so
-    that objects pickled from it resolve. For `python -m flows.search` that is a whole stage
-    (Prefect, MLflow, ...): about 3 s and 200 MB in every worker, again at every recycle, before
-    TensorFlow even starts to load. Workers run only `nas_core` code, so a stage's entry point
-    calls this once, before it starts any worker.
-    """
-    main = sys.modules["__main__"]
-    main.__spec__ = None
-    if "__file__" in vars(main):
-        del main.__file__
-
-
-def threads_per_worker(parallelism: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, parallelism))
+from nas_core.worker import TrainRequest, _start_worker, threads_per_worker, train_request
 
 
 class IsolatedTrainer:
@@ -175,8 +43,6 @@ class IsolatedTrainer:
         self._served = 0  # candidates submitted to `_pool`
         self._running: dict[ProcessPoolExecutor, int] = {}  # candidates in flight, per pool
         self._retired: dict[ProcessPoolExecutor, list[BaseProcess]] = {}  # shut down, with their workers
-        self._prefetched: list[tuple[TrainRequest, ProcessPoolExecutor, Future[CandidateResult]]] = []
-        self.taken_over = 0  # prefetched requests that a `train` call took over
 
     @property
     def _quota(self) -> int:
@@ -231,26 +97,6 @@ class IsolatedTrainer:
             return True
         return self.max_trainings - self._submitted > self._quota - self._served
 
-    def prefetch(self, requests: list[TrainRequest]) -> None:
-        """Start training `requests` now; a later `train` of an equal request takes over its result.
-
-        For a search's first candidates, which are known before its orchestration is up. A
-        request that is never asked for is trained for nothing, so give only certain ones.
-        """
-        for request in requests:
-            pool, future = self._submit(request)
-            with self._lock:
-                self._prefetched.append((request, pool, future))
-
-    def _take_prefetched(self, request: TrainRequest) -> tuple[ProcessPoolExecutor, Future[CandidateResult]] | None:
-        with self._lock:
-            for i, (started, pool, future) in enumerate(self._prefetched):
-                if started == request:
-                    del self._prefetched[i]
-                    self.taken_over += 1
-                    return pool, future
-        return None
-
     def _candidate_done(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
             if pool not in self._running:  # close() came first
@@ -274,7 +120,7 @@ class IsolatedTrainer:
         When a worker dies, every candidate then running in the pool sees it. Each is retried
         alone in a one-off process, so only the candidate that really crashes is marked FAILED.
         """
-        pool, future = self._take_prefetched(request) or self._submit(request)
+        pool, future = self._submit(request)
         try:
             return future.result()
         except BrokenProcessPool:
@@ -307,7 +153,6 @@ class IsolatedTrainer:
                     pool.shutdown(wait=False, cancel_futures=True)
             self._pool, self._next_pool, self._retired = None, None, {}
             self._running.clear()
-            self._prefetched.clear()
         _terminate(workers, join=True)
 
     def __enter__(self) -> IsolatedTrainer:

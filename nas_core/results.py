@@ -56,11 +56,3 @@ class CandidateResult:
 def failed(key: str, architecture: dict[str, Any], error: str, index: int = -1, **extra: Any) -> CandidateResult:
     """A FAILED record; the search goes on."""
     return CandidateResult(key=key, architecture=dict(architecture), status=FAILED, error=error, index=index, **extra)
-
-
-def best_result(results: list[CandidateResult]) -> CandidateResult | None:
-    """The completed candidate with the highest val accuracy (fewer params break ties)."""
-    done = [r for r in results if r.score is not None]
-    if not done:
-        return None
-    return max(done, key=lambda r: (r.score, -(r.params or 0)))

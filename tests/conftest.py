@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-import flows  # noqa: F401  (applies the quiet, project-local environment before Prefect is imported)
+from flows.runtime.environment import apply_defaults
+
+apply_defaults()  # the quiet, project-local environment, before anything imports Prefect
 
 TINY_PARAMS: dict[str, Any] = {
     "data": {"source": "digits", "limit": 360, "seed": 0},

@@ -137,8 +137,9 @@ def run_kendall(dataset: str, workdir: Path, oneshot: dict[str, Any], quick: boo
 
     from scipy import stats
 
-    from nas_core.isolation import IsolatedTrainer, TrainRequest
+    from nas_core.isolation import IsolatedTrainer
     from nas_core.training import TrainSettings
+    from nas_core.worker import TrainRequest
 
     scored = sorted(oneshot["scored"], key=lambda r: r["score"])
     k = min(settings(dataset, quick)["kendall"], len(scored))

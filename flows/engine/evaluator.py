@@ -13,10 +13,11 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from flows.runtime.dask_runner import dask_task_runner
 from nas_core.config import NasConfig, SearchConfig
 from nas_core.estimation.median_stop import MedianStopRule, median_stop_rule
-from nas_core.isolation import IsolatedTrainer, TrainRequest, train_request
+from nas_core.isolation import IsolatedTrainer
 from nas_core.results import CandidateResult, failed
 from nas_core.search_loop import Candidate, candidate_seed
 from nas_core.train_settings import TrainSettings
+from nas_core.worker import TrainRequest, train_request
 
 
 def make_task_runner(cfg: SearchConfig) -> TaskRunner[Any]:
@@ -24,6 +25,21 @@ def make_task_runner(cfg: SearchConfig) -> TaskRunner[Any]:
     if cfg.executor == "dask":
         return dask_task_runner(cfg)  # flows/runtime/dask_runner.py
     return ThreadPoolTaskRunner(max_workers=cfg.parallelism)
+
+
+def make_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
+    """Recycled worker processes for candidates on threads, started now; `None` on Dask (its workers train).
+
+    A full-training search trains each of its `max_candidates` at most once, so no worker pool is
+    started that the budget cannot use; multi-fidelity rungs train candidates again.
+    """
+    if cfg.executor != "threads":
+        return None
+    trainer = IsolatedTrainer(
+        cfg.parallelism, cfg.recycle_after, cfg.max_candidates if cfg.estimation == "full" else None
+    )
+    trainer.warm_up()
+    return trainer
 
 
 @task(name="train-candidate", cache_policy=NONE)

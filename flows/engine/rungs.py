@@ -23,10 +23,10 @@ from flows.io.paths import CHECKPOINTS_DIR
 from nas_core.config import NasConfig
 from nas_core.estimation.hyperband import Rung, plan
 from nas_core.estimation.multifidelity import RungJob, run_multifidelity
-from nas_core.isolation import TrainRequest
 from nas_core.results import CandidateResult
 from nas_core.search_loop import AskTell, Candidate, Score, candidate_seed, tell_replay
 from nas_core.space import Sample
+from nas_core.worker import TrainRequest
 
 
 class RungEvaluator:

@@ -27,11 +27,14 @@ from nas_core.strategies import Wrapper, make_strategy
 from nas_core.train_settings import TrainSettings
 
 
-def search_preflight(cfg: NasConfig, data_dir: Path = PREPARED_DIR) -> MlflowTracker:
-    """Everything that can fail before training: data present, space feasible, tracking reachable."""
+def search_preflight(cfg: NasConfig, data_dir: Path = PREPARED_DIR) -> tuple[dict[str, Any], MlflowTracker]:
+    """Everything that can fail before training: data present, space feasible, tracking reachable.
+
+    Returns the manifest and the tracker, which the search goes on with.
+    """
     manifest = read_manifest(data_dir)
     check_space_for_input(cnn_search_space(cfg.space), manifest["input_shape"])
-    return MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+    return manifest, MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
 
 
 def make_candidate(space: SearchSpace, input_shape: tuple[int, ...], index: int, sample: Sample) -> Candidate:
@@ -79,8 +82,7 @@ class SearchSetup:
     settings: TrainSettings
 
 
-def set_up_search(cfg: NasConfig, data_dir: Path) -> SearchSetup:
-    manifest = read_manifest(data_dir)
+def set_up_search(cfg: NasConfig, manifest: dict[str, Any]) -> SearchSetup:
     input_shape = tuple(int(d) for d in manifest["input_shape"])
     space, to_candidate, key = search_space_for(cfg, input_shape)
     strategy = make_strategy(cfg.search.strategy, space, seed=cfg.search.seed, key=key, **cfg.search.strategy_options)

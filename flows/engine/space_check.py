@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from flows.io.paths import MANIFEST_NAME, PREPARED_DIR, SEARCH_SPACE
+from flows.io.paths import PREPARED_DIR, SEARCH_SPACE
 from nas_core.architecture import InfeasibleArchitecture, check_space_for_input, cnn_search_space, repair
 from nas_core.config import NasConfig
 from nas_core.estimation.cell_space import CellSpace
 from nas_core.estimation_config import WEIGHT_SHARING
 from nas_core.graph_space import graph_space_from_config
 from nas_core.param_count import count_params
+from nas_core.prepared import MANIFEST_NAME
 from nas_core.space import Sample, SearchSpace
 
 EXACT_LIMIT = 20_000  # enumerate spaces up to this size; sample the rest

@@ -24,14 +24,13 @@ from flows.engine.objective import SearchObjective
 from flows.engine.progress import SearchProgress
 from flows.engine.setup import make_candidate, search_preflight
 from flows.engine.space_check import space_record
-from flows.io.artifacts import read_manifest
 from flows.io.params import load_params
 from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
 from nas_core.config import NasConfig
-from nas_core.data import load_split
 from nas_core.estimation.cell_space import CellSpace
 from nas_core.isolation import IsolatedTrainer
+from nas_core.prepared import load_split
 from nas_core.results import CandidateResult
 from nas_core.search_loop import Candidate, run_search
 from nas_core.space import Sample, SearchSpace
@@ -71,8 +70,7 @@ class WeightSharingSearch:
 def open_search(params_path: str, data_dir: Path, method: str, scheduled: bool = False) -> WeightSharingSearch:
     """Checks, data, the reduced space (logged as search_space.json) and the parent run."""
     cfg = load_params(params_path)
-    tracker = search_preflight(cfg, data_dir)
-    manifest = read_manifest(data_dir)
+    manifest, tracker = search_preflight(cfg, data_dir)
     cell = CellSpace.from_config(cfg.space)
     space = cell.search_space()
     x_train, y_train = load_split(data_dir / "train.npz")

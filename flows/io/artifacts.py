@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flows.io.paths import BEST_ARCHITECTURE, MANIFEST_NAME, PREPARED_DIR
+from flows.io.paths import BEST_ARCHITECTURE, PREPARED_DIR
 from nas_core.errors import NasError
+from nas_core.prepared import MANIFEST_NAME
 
 
 def write_json(path: Path, data: Any) -> None:

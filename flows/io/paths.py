@@ -10,7 +10,6 @@ from pathlib import Path
 PARAMS = Path("params.yaml")
 
 PREPARED_DIR = Path("data/prepared")
-MANIFEST_NAME = "manifest.json"
 
 ARTIFACTS_DIR = Path("artifacts")
 SEARCH_SPACE = ARTIFACTS_DIR / "search_space.json"

@@ -1,7 +1,7 @@
 """Candidates on a Dask cluster (`search.executor: dask`), through prefect-dask's DaskTaskRunner.
 
 Each candidate's Prefect task runs inside a Dask worker process and trains right there
-(`nas_core.isolation.train_request`). Three things follow:
+(`nas_core.worker.train_request`). Three things follow:
 - TensorFlow's thread pools: a worker sizes them from NAS_TF_THREADS before its first op. The local
   cluster sets it to cores // workers; on your own cluster, set it where you start `dask worker`.
 - The Prefect API: workers report their task runs to it. Prefect's ephemeral API lives inside the
@@ -23,7 +23,7 @@ from prefect.task_runners import TaskRunner
 from flows.runtime.prefect_server import configured_api_url
 from nas_core.config import SearchConfig
 from nas_core.errors import NasError
-from nas_core.isolation import TF_THREADS_ENV, threads_per_worker
+from nas_core.worker import TF_THREADS_ENV, threads_per_worker
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from flows.io.params import load_params
+from flows.runtime.environment import apply_defaults
 from nas_core.config import NasConfig
 from nas_core.errors import NasError
-from nas_core.isolation import spawn_without_parent_main
+from nas_core.worker import spawn_without_parent_main
 
 
 def run_stage(
@@ -37,6 +38,7 @@ def run_stage(
     args = parser.parse_args(argv)
     if argv is None:  # a real command line: training workers need nas_core, not this stage's imports
         spawn_without_parent_main()
+        apply_defaults()  # for this process's MLflow and the processes it starts
     chosen = {name: bool(getattr(args, name)) for name in flags or {}}
     try:
         cfg = load_params(args.params)

@@ -1,13 +1,16 @@
-"""A Prefect server for things that need a real one: schedules, and a database other than SQLite.
+"""Prefect servers for more than one flow run: a whole `nas run`, schedules, a database other than SQLite.
 
-Prefect's ephemeral API (what a plain `python -m flows.search` uses) runs no scheduler, so a
-cron would never fire. `prefect_api()` uses the server named by PREFECT_API_URL when one is set,
-and otherwise starts `prefect server start` on 127.0.0.1 for as long as it is needed.
+A plain `python -m flows.<stage>` starts Prefect's own temporary API server and stops it at the
+end. `temporary_server()` starts that same server once for a whole `dvc repro` (`nas run`, so
+`make run`), so its four stages do not each pay its start-up. Prefect's ephemeral API runs no
+scheduler, so a cron would never fire: `prefect_api()` uses the server named by PREFECT_API_URL
+when one is set, and otherwise starts `prefect server start` on 127.0.0.1 for as long as needed.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +23,7 @@ from pathlib import Path
 from nas_core.errors import NasError
 
 DEFAULT_PORT = 4200
+TEMPORARY_SERVER_TIMEOUT = 120.0  # seconds; a first start (new database, cold disk cache) took 30 s on 2 cores
 
 
 def configured_api_url() -> str | None:
@@ -106,3 +110,66 @@ def prefect_api(port: int = DEFAULT_PORT) -> Iterator[str]:
         return
     with start_prefect_server(port) as api_url, using_api(api_url):
         yield api_url
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def temporary_server(home: Path | None = None, timeout: float = TEMPORARY_SERVER_TIMEOUT) -> Iterator[str]:
+    """Prefect's temporary API server (the uvicorn app its flows start for themselves) on a free local port.
+
+    `home` is the server's PREFECT_HOME (its database and log), default the environment's.
+    Yields the API URL; the server is stopped on leaving.
+    """
+    import prefect  # only to find its folder for uvicorn's --app-dir
+
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    home = home or Path(os.environ.get("PREFECT_HOME", ".prefect"))
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / "temporary-server.log"
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent), "--factory"]
+    command += ["prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--log-level", "error", "--lifespan", "on"]
+    # What Prefect gives its own temporary server: no UI, ephemeral-mode services.
+    env = os.environ | {"PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "0"}
+    env |= {"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    env.pop("PREFECT_API_URL", None)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not is_healthy(api_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise NasError(f"Prefect's temporary server did not start (log {log_path})")
+            time.sleep(0.1)
+        yield api_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def shared_api() -> Iterator[str]:
+    """For a command that runs several stage processes: the configured server, else one temporary server.
+
+    The processes it starts see the server through PREFECT_API_URL.
+    """
+    configured = configured_api_url()
+    if configured:
+        yield configured
+        return
+    with temporary_server() as api_url:
+        os.environ["PREFECT_API_URL"] = api_url
+        try:
+            yield api_url
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)

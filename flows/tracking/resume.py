@@ -18,23 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import psutil
 from mlflow.entities import Run
 
+from flows.tracking.liveness import owner_alive, owner_tag, start_heartbeat
 from flows.tracking.schema import (
     CANDIDATE_HASH_TAG,
     CANDIDATE_INDEX_TAG,
     ERROR_TAG,
-    HEARTBEAT_TAG,
     KIND_CANDIDATE,
     KIND_SEARCH,
     KIND_TAG,
@@ -56,8 +52,6 @@ from nas_core.space import Sample
 KILLED = "KILLED"
 # Search keys that change how candidates run, not which ones are trained: changing them still resumes.
 EXECUTION_ONLY = ("resume", "executor", "dask_address", "recycle_after")
-HEARTBEAT_SECONDS = 30.0
-STALE_AFTER_SECONDS = 300.0  # a search on another host with no heartbeat for this long is taken as dead
 # Result fields logged as step-0 metrics by the tracker (val_accuracy, params, latency_ms, ...), by type.
 NUMBER_TYPES = ("float", "float | None", "int", "int | None")
 NUMBER_FIELDS = {f.name: str(f.type) for f in fields(CandidateResult) if f.type in NUMBER_TYPES and f.name != "index"}
@@ -87,34 +81,6 @@ def resume_key(cfg: NasConfig, dataset_hash: str) -> str:
         "train": cfg.train.model_dump(mode="json"),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def owner_tag() -> str:
-    """Who runs a search: host, pid and process start time (so a reused pid is not mistaken for it)."""
-    me = psutil.Process()
-    return json.dumps({"host": socket.gethostname(), "pid": me.pid, "started": me.create_time()})
-
-
-def owner_alive(run: Run, now: float | None = None) -> bool:
-    """Is the process that owns this RUNNING parent run still there?
-
-    On this host the process table answers exactly. For another host the heartbeat tag does:
-    alive while it was refreshed within `STALE_AFTER_SECONDS`.
-    """
-    try:
-        owner = json.loads(run.data.tags.get(OWNER_TAG, ""))
-    except json.JSONDecodeError:
-        owner = None
-    if isinstance(owner, dict) and owner.get("host") == socket.gethostname():
-        try:
-            process = psutil.Process(int(owner["pid"]))
-            return abs(process.create_time() - float(owner["started"])) < 1.0
-        except (psutil.Error, KeyError, TypeError, ValueError):
-            return False
-    beat = run.data.tags.get(HEARTBEAT_TAG)
-    if beat is None:
-        return False
-    return (now or time.time()) - float(beat) < STALE_AFTER_SECONDS
 
 
 def resumable(run: Run) -> bool:
@@ -281,21 +247,3 @@ def open_search(
         "" if killed == 1 else "s",
     )
     return OpenedSearch(parent_id, replay, resumed=True)
-
-
-def start_heartbeat(tracker: MlflowTracker, parent_id: str, every: float = HEARTBEAT_SECONDS) -> threading.Thread:
-    """Refresh the parent's heartbeat tag until the run ends, so another host can tell a live search from a dead one."""
-
-    def beat() -> None:
-        while True:
-            try:
-                if tracker.client.get_run(parent_id).info.status != "RUNNING":
-                    return
-                tracker.client.set_tag(parent_id, HEARTBEAT_TAG, f"{time.time():.0f}")
-            except Exception:
-                return  # the store is gone or busy for good: the pid check still covers this host
-            time.sleep(every)
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{parent_id[:8]}", daemon=True)
-    thread.start()
-    return thread

@@ -1,4 +1,4 @@
-"""The strategy contract: ask for samples, tell their scores, save and restore state.
+"""The strategy contract: ask for samples, tell their scores. A killed search resumes by replaying its results.
 
 A strategy owns a seeded `numpy.random.Generator` and nothing else from the outside world:
 no Keras, no files, no tracking. That keeps every strategy testable on toy objectives.
@@ -7,7 +7,7 @@ no Keras, no files, no tracking. That keeps every strategy testable on toy objec
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,17 +36,3 @@ class Strategy(ABC):
     @abstractmethod
     def tell(self, sample: Sample, score: float) -> None:
         """The score of a sample that `ask` returned."""
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: the RNG state plus what `_extra_state` adds."""
-        return {"rng": self.rng.bit_generator.state, **self._extra_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rng.bit_generator.state = state["rng"]
-        self._load_extra_state(state)
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        return None

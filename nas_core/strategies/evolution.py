@@ -9,7 +9,6 @@ so a model that was lucky once cannot rule forever: the population keeps being r
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 import numpy as np
 
@@ -88,13 +87,3 @@ class RegularizedEvolution(Strategy):
         self.population.append((self.space.complete(sample), float(score)))
         if len(self.population) > self.population_size:
             self.population.popleft()  # aging: the oldest dies, whatever its score
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {
-            "population": [[sample, score] for sample, score in self.population],
-            "random_asked": self.random_asked,
-        }
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self.population = deque((dict(sample), float(score)) for sample, score in state["population"])
-        self.random_asked = int(state["random_asked"])

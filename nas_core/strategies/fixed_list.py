@@ -34,9 +34,3 @@ class FixedList(Strategy):
 
     def tell(self, sample: Sample, score: float) -> None:
         return None
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"position": self.position}
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self.position = int(state["position"])

@@ -10,8 +10,6 @@ trains each child from scratch), so only the search order, not the training tric
 
 from __future__ import annotations
 
-from typing import Any
-
 from nas_core.errors import NasError
 from nas_core.graph_space import Graph, GraphSpace, random_edit
 from nas_core.space import Sample
@@ -66,10 +64,3 @@ class GraphSearch(Strategy):
         self.top.append((graph, float(score)))
         self.top.sort(key=lambda member: -member[1])  # stable: earlier graphs win ties
         del self.top[self.n_parents :]
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"top": [[graph, score] for graph, score in self.top], "asked_initial": self.asked_initial}
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self.top = [(dict(graph), float(score)) for graph, score in state["top"]]
-        self.asked_initial = bool(state["asked_initial"])

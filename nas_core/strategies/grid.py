@@ -51,9 +51,3 @@ class GridSearch(Strategy):
 
     def tell(self, sample: Sample, score: float) -> None:
         return None
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"cursor": self.cursor}
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self.cursor = int(state["cursor"])

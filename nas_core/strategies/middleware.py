@@ -7,7 +7,6 @@ candidate (score `None`) into a poor but finite score, so no strategy has to spe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from nas_core.space import Sample, SearchSpace, sample_key
 from nas_core.strategies.base import Strategy
@@ -37,12 +36,6 @@ class Wrapper:
     def tell(self, sample: Sample, score: float | None) -> None:
         self.inner.tell(sample, score)  # type: ignore[arg-type]
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"inner": self.inner.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state["inner"])
-
 
 class FailureAware(Wrapper):
     """A failed candidate is told to the strategy as the worst score seen so far (0.0 at first)."""
@@ -58,13 +51,6 @@ class FailureAware(Wrapper):
         else:
             self.worst = score if self.worst is None else min(self.worst, score)
         self.inner.tell(sample, score)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"inner": self.inner.state_dict(), "worst": self.worst}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state["inner"])
-        self.worst = state["worst"]
 
 
 class Deduplicated(Wrapper):
@@ -117,17 +103,3 @@ class Deduplicated(Wrapper):
         self.inner.tell(sample, score)  # type: ignore[arg-type]
         for duplicate in self.waiting.pop(key, []):
             self.inner.tell(duplicate, score)  # type: ignore[arg-type]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "inner": self.inner.state_dict(),
-            "scores": dict(self.scores),
-            "proposed": sorted(self.proposed),
-            "waiting": {k: list(v) for k, v in self.waiting.items()},
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state["inner"])
-        self.scores = dict(state["scores"])
-        self.proposed = set(state["proposed"])
-        self.waiting = {k: list(v) for k, v in state["waiting"].items()}

@@ -130,15 +130,3 @@ class ProgressiveNarrowing(Strategy):
         """True when every architecture of the current subspace has a score already."""
         sub = self.subspace()
         return sum(1 for x, _ in self.history.values() if sub.contains(x)) >= sub.size()
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {
-            "levels": [dict(level) for level in self.levels],
-            "history": [[sample, score] for sample, score in self.history.values()],
-            "told_this_round": self.told_this_round,
-        }
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self.levels = [{name: list(choices) for name, choices in level.items()} for level in state["levels"]]
-        self.history = {sample_key(sample): (dict(sample), float(score)) for sample, score in state["history"]}
-        self.told_this_round = int(state["told_this_round"])

@@ -187,25 +187,6 @@ class Reinforce(Strategy):
     def _decode(self, actions: np.ndarray) -> Sample:
         return {d.name: d.choices[int(a)] for d, a in zip(self.space.dimensions, actions, strict=True)}
 
-    def _extra_state(self) -> dict[str, Any]:
-        return {
-            "weights": [w.tolist() for w in self.model.get_weights()],
-            "optimizer": [np.asarray(v).tolist() for v in self.optimizer.variables],
-            "baseline": self.baseline,
-            "buffer": [[actions, reward] for actions, reward in self.buffer],
-        }
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        weights = [
-            np.asarray(w, dtype=v.dtype) for w, v in zip(state["weights"], self.model.get_weights(), strict=True)
-        ]
-        self.model.set_weights(weights)
-        self._weights_cache = None
-        for variable, value in zip(self.optimizer.variables, state["optimizer"], strict=True):
-            variable.assign(np.asarray(value, dtype=variable.dtype))
-        self.baseline = state["baseline"]
-        self.buffer = [(list(actions), float(reward)) for actions, reward in state["buffer"]]
-
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))

@@ -68,9 +68,6 @@ def test_a_skip_is_told_to_the_strategy_as_a_failure() -> None:
         def tell(self, sample: dict, score: float | None) -> None:
             told.append((sample, score))
 
-        def state_dict(self) -> dict:
-            return {}
-
     budget = ParamBudget(Recording(), params_of, max_params=5000)  # type: ignore[arg-type]
     assert budget.ask(2) == [{"width": 1, "depth": 1, "act": "a"}]
     assert told == [({"width": 32, "depth": 3, "act": "a"}, None)]

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nas_core.data import Splits, as_images, check_arrays, load_split, manifest, split_and_scale, subsample
+from nas_core.data import Splits, as_images, check_arrays, split_and_scale, subsample
 from nas_core.errors import NasError
+from nas_core.prepared import load_split, manifest
 
 SOURCE = "data/raw/tiny.npz"
 

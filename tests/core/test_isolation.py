@@ -11,9 +11,10 @@ import psutil
 import pytest
 from sklearn.datasets import load_digits
 
-from nas_core.isolation import IsolatedTrainer, TrainRequest, _workers
+from nas_core.isolation import IsolatedTrainer, _workers
 from nas_core.results import COMPLETED, FAILED
 from nas_core.training import TrainSettings
+from nas_core.worker import TrainRequest
 
 ARCH = {
     "conv_blocks": 1,
@@ -121,17 +122,6 @@ def running(pid: int | None) -> bool:
     except psutil.TimeoutExpired:
         return True
     return False
-
-
-def test_a_prefetched_request_is_taken_over_by_an_equal_one_and_no_other(data_dir: Path) -> None:
-    with IsolatedTrainer(parallelism=1) as trainer:
-        trainer.prefetch([request(data_dir, 0)])
-        other = trainer.train(request(data_dir, 5))  # not prefetched: trained on its own
-        assert trainer.taken_over == 0
-        taken = trainer.train(request(data_dir, 0))
-        assert trainer.taken_over == 1
-    assert (other.status, other.index) == (COMPLETED, 5)
-    assert (taken.status, taken.index) == (COMPLETED, 0)
 
 
 def test_a_worker_freezes_its_imports_so_each_candidates_garbage_collection_is_short() -> None:

@@ -26,9 +26,9 @@ def worker_threads() -> tuple[bool, int]:
     """Run on each worker: did a training configure TF there, and with how many intra-op threads?"""
     import tensorflow as tf
 
-    from nas_core import isolation
+    from nas_core import worker
 
-    return isolation._threads_configured, tf.config.threading.get_intra_op_parallelism_threads()
+    return worker._threads_configured, tf.config.threading.get_intra_op_parallelism_threads()
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,12 @@ import pytest
 from PIL import Image
 
 import flows.io.datasets as datasets
-from flows.io.datasets import ensure_mnist_file, load_dataset, load_mnist_pickle, write_splits
+from flows.io.datasets import load_dataset
+from flows.io.mnist import ensure_mnist_file, load_mnist_pickle
 from nas_core.config import DataConfig
-from nas_core.data import load_split, manifest, split_and_scale
+from nas_core.data import split_and_scale
 from nas_core.errors import NasError
+from nas_core.prepared import load_split, manifest, write_splits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_MNIST = REPO_ROOT / "data" / "external" / "mnist.pkl.gz"

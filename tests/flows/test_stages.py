@@ -17,7 +17,7 @@ from flows.prepare import prepare_flow
 from flows.retrain import retrain_flow
 from flows.search import run_search_stage
 from flows.space import space_flow
-from nas_core.data import load_split
+from nas_core.prepared import load_split
 from tests.conftest import write_params
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,10 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from flows.io.datasets import load_dataset, write_splits
+from flows.io.datasets import load_dataset
 from flows.io.params import load_params
-from nas_core.data import manifest, split_and_scale
+from nas_core.data import split_and_scale
+from nas_core.prepared import manifest, write_splits
 from tests.conftest import write_params
 
 EXPERIMENT = "nas-test"

@@ -10,9 +10,9 @@ import pytest
 from nas_core.estimation.median_stop import MedianStopRule, median_stop_rule
 from nas_core.estimation.median_stop_callback import MedianStopCallback
 from nas_core.estimation_config import MedianStopConfig
-from nas_core.isolation import TrainRequest, train_request
 from nas_core.results import COMPLETED
 from nas_core.training import Arrays, TrainSettings, train_candidate
+from nas_core.worker import TrainRequest, train_request
 from tests.conftest import TINY_CNN, digits_arrays
 
 ARCH = TINY_CNN
