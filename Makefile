@@ -35,7 +35,7 @@ lint: setup
 test: lint
 	pytest
 
-# The nightly search (README "Nightly searches"): serves the deployment until stopped.
+# The nightly search (docs/operations/nightly.md): serves the deployment until stopped.
 schedule: setup
 	python -m flows.schedule --params params.yaml
 

@@ -40,7 +40,8 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 Params = Annotated[
-    Path, typer.Option("--params", "-p", help="The params file to read (every key is documented in the README).")
+    Path,
+    typer.Option("--params", "-p", help="The params file to read (every key is documented in docs/configuration.md)."),
 ]
 Quiet = Annotated[
     bool,

@@ -4,7 +4,7 @@ A candidate is a stack of conv blocks followed by dense layers. Block i has its 
 kernel size, pooling and an optional residual skip; the dense layers have their own units;
 activation, padding, dropout and batch norm are chosen once per network.
 
-The shape rule (documented in the README): walking the blocks over the input's spatial size,
+The shape rule (documented in docs/configuration.md): walking the blocks over the input's spatial size,
 - a pooling that would shrink a feature map below 1x1 is dropped ("repaired": pooling none);
 - a 'valid' convolution whose kernel is larger than its input map cannot be built, so the
   candidate is rejected before training and recorded FAILED with the block named.

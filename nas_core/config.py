@@ -119,13 +119,13 @@ class SearchConfig(_Section):
     recycle_after: int = Field(default=10, gt=0, description="restart a worker process after this many candidates")
     resume: bool = Field(default=True, description="continue an unfinished (killed) run of the same search")
     strategy_options: dict[str, Any] = Field(default_factory=dict)
-    # Cheaper performance estimation (README "Cheaper performance estimation"):
+    # Cheaper performance estimation (docs/estimation.md):
     estimation: Estimation = "full"
     median_stop: MedianStopConfig = Field(default_factory=MedianStopConfig)
     hyperband: HyperbandConfig = Field(default_factory=HyperbandConfig)
     oneshot: OneShotConfig = Field(default_factory=OneShotConfig)
     darts: DartsConfig = Field(default_factory=DartsConfig)
-    # Multi-objective search (README "Multi-objective search"):
+    # Multi-objective search (docs/multi-objective.md):
     objective: Literal["accuracy", "accuracy_params", "accuracy_latency"] = "accuracy"
     objective_weight: float = Field(default=0.07, ge=0.0, description="how hard the cost pulls the score down")
     objective_target: float | None = Field(default=None, gt=0.0, description="params or ms where score = accuracy")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A local PostgreSQL for MLflow's backend store and the Prefect server's database (README
-# "PostgreSQL instead of SQLite"). Idempotent: run it as often as you like.
+# A local PostgreSQL for MLflow's backend store and the Prefect server's database
+# (docs/operations/postgresql.md). Idempotent: run it as often as you like.
 #
 #   bash scripts/postgres.sh
 #

@@ -36,7 +36,7 @@ NOTES = {  # written after reading the results; the numbers above them are regen
         "(the better of the top-2 by inherited-weight score) tests 1.67 points below random search's, DARTS' "
         "derived architecture 2.00 points below (the test split is 300 examples: 5 and 6 of them). Both "
         "search a reduced space (fixed depth, pooling, activation; "
-        'README "Cheaper performance estimation"), so their best is not necessarily in reach. A first MNIST '
+        "docs/estimation.md), so their best is not necessarily in reach. A first MNIST "
         "run was killed from outside (no OOM) during random search; the numbers are from a fresh rerun."
     ),
 }

@@ -3,7 +3,7 @@
 A stage's `main` (flows/runtime/entry.py), the `nas` command and the tests call `apply_defaults`
 before they start anything; importing a module sets nothing. Prefect reads its settings once, when
 it is imported, so for a plain `python -m flows.<stage>` or `dvc repro` in the project it finds the
-same values in pyproject.toml's `[tool.prefect]` (tests/flows/test_environment.py keeps the two
+same values in pyproject.toml's `[tool.prefect]` (tests/flows/runtime/test_environment.py keeps the two
 equal). A user's own environment variables win: only missing ones are filled in.
 """
 

@@ -25,7 +25,7 @@ from nas_core.data import split_and_scale
 from nas_core.errors import NasError
 from nas_core.prepared import load_split, manifest, write_splits
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 REAL_MNIST = REPO_ROOT / "data" / "external" / "mnist.pkl.gz"
 
 

@@ -28,7 +28,7 @@ from nas_core.param_count import count_params
 from nas_core.results import COMPLETED, CandidateResult, failed
 from nas_core.search_loop import Candidate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
 
 

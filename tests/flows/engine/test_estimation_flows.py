@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 from flows.prepare import prepare_flow
 from flows.search import run_search_stage
+from nas_core.errors import NasError
 from tests.conftest import in_directory, write_params
 
 pytestmark = pytest.mark.slow
@@ -100,6 +101,7 @@ def test_oneshot_scores_with_inherited_weights_and_retrains_the_top_k(root: Path
                 "estimation": "oneshot",
                 "strategy": "evolution",
                 "oneshot": {"epochs": 2, "evaluations": 12, "top_k": 2},
+                "objective": "accuracy_params",  # the same winner rule as every search (flows/engine/finish.py)
             },
         },
     )
@@ -117,6 +119,14 @@ def test_oneshot_scores_with_inherited_weights_and_retrains_the_top_k(root: Path
         winner["key"] in {r["key"] for r in best_two}
         and winner["search_run_id"] == supernet.data.tags["mlflow.parentRunId"]
     )
+    assert summary["objective"] == "accuracy_params"
+    best_score = max(children, key=lambda c: c.data.metrics["objective_score"])
+    assert winner["key"] == best_score.data.tags["nas.candidate_hash"]  # by the objective, not raw val accuracy
+
+
+def test_darts_honours_max_params_with_an_error_that_names_it(root: Path) -> None:
+    with pytest.raises(NasError, match=r"search\.max_params"):
+        search(root, "darts-small", {"search": {"estimation": "darts", "darts": {"epochs": 1}, "max_params": 10}})
 
 
 def test_darts_logs_converging_architecture_weights_and_retrains_the_argmax(root: Path) -> None:
