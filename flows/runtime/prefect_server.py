@@ -43,6 +43,36 @@ def is_healthy(api_url: str) -> bool:
 
 
 @contextmanager
+def running(
+    command: list[str], env: Mapping[str, str], api_url: str, log_path: Path, timeout: float, own_session: bool = False
+) -> Iterator[None]:
+    """Run a server `command` (output to `log_path`) until `api_url` answers; stop it on leaving."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=own_session
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not is_healthy(api_url):
+            if process.poll() is not None:
+                tail = log_path.read_text()[-2000:]
+                raise NasError(f"the Prefect server for {api_url} stopped at start (log {log_path}):\n{tail}")
+            if time.monotonic() > deadline:
+                raise NasError(
+                    f"the Prefect server for {api_url} did not answer within {timeout:.0f}s (log {log_path})"
+                )
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
 def start_prefect_server(
     port: int = DEFAULT_PORT, env: Mapping[str, str] | None = None, timeout: float = 180.0
 ) -> Iterator[str]:
@@ -54,31 +84,10 @@ def start_prefect_server(
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server_env = os.environ | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"} | dict(env or {})
     server_env.pop("PREFECT_API_URL", None)  # the server must not try to talk to another one
-    with log_path.open("w") as log:
-        # Its own session: a Ctrl-C in the terminal reaches only us, and the server outlives our
-        # shutdown (a served runner still pauses its schedule) until we stop it below.
-        process = subprocess.Popen(
-            command, env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + timeout
-        while not is_healthy(api_url):
-            if process.poll() is not None:
-                tail = log_path.read_text()[-2000:]
-                raise NasError(f"the Prefect server on port {port} stopped at start (log {log_path}):\n{tail}")
-            if time.monotonic() > deadline:
-                raise NasError(
-                    f"the Prefect server on port {port} did not answer within {timeout:.0f}s (log {log_path})"
-                )
-            time.sleep(0.5)
+    # Its own session: a Ctrl-C in the terminal reaches only us, and the server outlives our
+    # shutdown (a served runner still pauses its schedule) until we stop it.
+    with running(command, server_env, api_url, log_path, timeout, own_session=True):
         yield api_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
@@ -139,22 +148,8 @@ def temporary_server(home: Path | None = None, timeout: float = TEMPORARY_SERVER
     env = os.environ | {"PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "0"}
     env |= {"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
     env.pop("PREFECT_API_URL", None)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + timeout
-        while not is_healthy(api_url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise NasError(f"Prefect's temporary server did not start (log {log_path})")
-            time.sleep(0.1)
+    with running(command, env, api_url, log_path, timeout):
         yield api_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
