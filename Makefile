@@ -30,7 +30,7 @@ lint: setup
 	ruff format --check .
 	mypy nas_core flows benchmarks
 	lint-imports
-	mkdocs build --strict --quiet --site-dir .site
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir .site  # the env var hides an end-of-life banner
 
 test: lint
 	pytest

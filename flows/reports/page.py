@@ -1,4 +1,4 @@
-"""The report of one search: PNG charts plus an HTML page in reports/<run id>/ (flows/tracking/search_record.py logs it).
+"""The report of one search: PNG charts plus an HTML page in reports/<run id>/ (tracking/search_record.py logs it).
 
 The search flow writes it at its end (a failure there only logs a warning); `nas report
 [--search RUN_ID]` rebuilds it from MLflow at any time. Charts: accuracy by candidate with the
@@ -10,17 +10,14 @@ strategies compared (best accuracy against candidates spent).
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
 from flows.reports.architecture import draw_architecture
-from flows.reports.html import render_report
 from flows.reports.charts import (
     SearchCurve,
     accuracy_by_candidate,
@@ -28,10 +25,10 @@ from flows.reports.charts import (
     learning_curves,
     strategy_comparison,
 )
+from flows.reports.html import render_report
 from nas_core.objectives import Objective, best_by
 from nas_core.pareto import front_of
-from nas_core.results import COMPLETED, FAILED, CandidateResult
-
+from nas_core.results import CandidateResult
 
 
 @dataclass
