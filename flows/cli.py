@@ -80,13 +80,14 @@ def read_config(params: Path) -> NasConfig:
     return run_user_step(lambda: load_params(params))  # type: ignore[no-any-return]
 
 
-def run_stage_command(
-    params: Path, quiet: bool, load_stage: Callable[[], tuple[Callable[..., Any], Callable[[NasConfig], object] | None]]
-) -> Any:
-    """Validate, preflight, then run one stage flow in this process."""
+StageLoader = Callable[[NasConfig], tuple[Callable[..., Any], Callable[[NasConfig], object] | None]]
+
+
+def run_stage_command(params: Path, quiet: bool, load_stage: StageLoader) -> Any:
+    """Validate, preflight, then run one stage flow in this process; `load_stage` gets the validated config."""
     set_quiet(quiet)
     cfg = read_config(params)
-    stage, preflight = load_stage()
+    stage, preflight = load_stage(cfg)
 
     def step() -> Any:
         if preflight is not None:
@@ -100,7 +101,7 @@ def run_stage_command(
 def prepare(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
     """Stage 1: load, split and scale the dataset into data/prepared/."""
 
-    def load() -> tuple[Callable[..., Any], None]:
+    def load(cfg: NasConfig) -> tuple[Callable[..., Any], None]:
         from flows.prepare import prepare_flow
 
         return prepare_flow, None
@@ -113,7 +114,7 @@ def prepare(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
 def space(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
     """Stage 2: describe the search space on the prepared data into artifacts/search_space.json."""
 
-    def load() -> tuple[Callable[..., Any], None]:
+    def load(cfg: NasConfig) -> tuple[Callable[..., Any], None]:
         from flows.space import space_flow
 
         return space_flow, None
@@ -131,11 +132,11 @@ def search(
 ) -> None:
     """Stage 3: the search. Shows live progress on a terminal and writes a report at the end."""
 
-    def load() -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
+    def load(cfg: NasConfig) -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
         from flows.engine.setup import search_preflight
         from flows.search import run_search_stage
 
-        return (lambda params_path: run_search_stage(params_path=params_path, fresh=fresh)), search_preflight
+        return (lambda params_path: run_search_stage(params_path=params_path, fresh=fresh, cfg=cfg)), search_preflight
 
     summary = run_stage_command(params, quiet, load)
     print_search(summary)
@@ -145,7 +146,7 @@ def search(
 def retrain(params: Params = DEFAULT_PARAMS, quiet: Quiet = False) -> None:
     """Stage 4: retrain the winner on train+val, score it once on test, register it."""
 
-    def load() -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
+    def load(cfg: NasConfig) -> tuple[Callable[..., Any], Callable[[NasConfig], object]]:
         from flows.retrain import retrain_flow, retrain_preflight
 
         return retrain_flow, retrain_preflight
@@ -167,7 +168,7 @@ def run(
     read_config(params)
     if direct:
 
-        def load() -> tuple[Callable[..., Any], None]:
+        def load(cfg: NasConfig) -> tuple[Callable[..., Any], None]:
             from flows.pipeline import pipeline_flow
 
             return pipeline_flow, None

@@ -123,9 +123,11 @@ def run_weight_sharing_stage(cfg: NasConfig, params_path: str, scheduled: bool =
     return summary
 
 
-def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, fresh: bool = False) -> dict[str, Any]:
-    """The search flow on the task runner that params.yaml asks for."""
-    cfg = load_params(params_path)
+def run_search_stage(
+    params_path: str = "params.yaml", scheduled: bool = False, fresh: bool = False, cfg: NasConfig | None = None
+) -> dict[str, Any]:
+    """The search flow on the task runner that params.yaml asks for (`cfg`: params.yaml already read)."""
+    cfg = cfg or load_params(params_path)
     if cfg.search.estimation in WEIGHT_SHARING:  # one-shot and DARTS have their own flows
         return run_weight_sharing_stage(cfg, params_path, scheduled=scheduled)
     runner_flow = search_flow.with_options(task_runner=make_task_runner(cfg.search))
@@ -135,4 +137,8 @@ def run_search_stage(params_path: str = "params.yaml", scheduled: bool = False, 
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage(run_search_stage, __doc__ or "", preflight=search_preflight, flags={"fresh": FRESH_HELP}))
+    sys.exit(
+        run_stage(
+            run_search_stage, __doc__ or "", preflight=search_preflight, flags={"fresh": FRESH_HELP}, pass_config=True
+        )
+    )

@@ -25,11 +25,15 @@ def run_stage(
     preflight: Callable[[NasConfig], object] | None = None,
     argv: list[str] | None = None,
     flags: Mapping[str, str] | None = None,
+    pass_config: bool = False,
 ) -> int:
     """Validate, run `preflight(cfg)`, then `flow(params_path=...)`; a `NasError` becomes exit code 2.
 
     `flags` maps on/off options of one stage (e.g. search's `--fresh`) to their help; each is
-    passed to the flow as a keyword argument (`--fresh` -> `fresh=True`).
+    passed to the flow as a keyword argument (`--fresh` -> `fresh=True`). With `pass_config`
+    the validated config goes along as `cfg=`, so a plain function around a flow (the search's
+    task-runner choice) does not read the file again; a Prefect flow takes only the path, so
+    Prefect's records and the nightly deployment's parameters hold no secret of tracking.uri.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
@@ -44,7 +48,7 @@ def run_stage(
         cfg = load_params(args.params)
         if preflight is not None:
             preflight(cfg)
-        flow(params_path=str(args.params), **chosen)
+        flow(params_path=str(args.params), **chosen, **({"cfg": cfg} if pass_config else {}))
     except Exception as error:
         user_error = user_error_in(error)
         if user_error is None:
