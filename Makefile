@@ -11,7 +11,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run test lint ui clean schedule
+.PHONY: setup run test test-deps lint ui clean schedule
 
 setup: $(VENV)/.installed
 
@@ -32,7 +32,12 @@ lint: setup
 	lint-imports
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir .site  # the env var hides an end-of-life banner
 
-test: lint
+# The services and programs the tests use (no test is skipped for want of them).
+test-deps:
+	bash scripts/test_deps.sh
+	bash scripts/postgres.sh
+
+test: lint test-deps
 	pytest
 
 # The nightly search (docs/operations/nightly.md): serves the deployment until stopped.

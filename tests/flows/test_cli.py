@@ -199,9 +199,10 @@ def test_dvc_plots_show_draws_the_candidates(searched: dict[str, Any], tmp_path:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium (apt-get install chromium)")
 def test_the_mlflow_ui_lists_the_candidate_runs(searched: dict[str, Any]) -> None:
     """`nas ui` serves the store; Chromium renders the experiment's runs page; every candidate is listed."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.fail("needs /usr/bin/chromium: make test-deps (bash scripts/test_deps.sh)")
     import socket
 
     with socket.socket() as probe:  # a free port on localhost

@@ -41,12 +41,11 @@ def postgres_missing() -> str | None:
                 pass
         except Exception as error:
             first_line = str(error).strip().splitlines()[0]
-            return f"no PostgreSQL at {url.split('@')[-1]} ({first_line}); run `bash scripts/postgres.sh`"
+            return f"no PostgreSQL at {url.split('@')[-1]} ({first_line}); run `make test-deps` (scripts/postgres.sh)"
     return None
 
 
-MISSING = postgres_missing()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
+pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:
@@ -56,6 +55,9 @@ def free_port() -> int:
 
 
 def test_a_search_records_into_postgres_mlflow_under_a_postgres_prefect_server(workdir: Path) -> None:
+    missing = postgres_missing()
+    if missing is not None:
+        pytest.fail(missing)
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.logging.handlers import APILogWorker
