@@ -1,6 +1,7 @@
 """The pure NAS core: search space, strategies, model builder, training and the search loop.
 
-It imports numpy and keras/tensorflow only; orchestration, tracking and file formats live in `flows/`.
+It imports numpy, keras/tensorflow and pydantic (for the config) only; orchestration, tracking and
+the user's file formats live in `flows/`.
 """
 
 from nas_core.errors import NasError

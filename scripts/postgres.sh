@@ -82,6 +82,6 @@ cat <<EOF
 PostgreSQL is ready on $HOST:$PORT.
 MLflow backend store (params.yaml tracking.uri, or mlflow ui --backend-store-uri):
   postgresql+psycopg2://nas_mlflow:$MLFLOW_PASSWORD@$HOST:$PORT/nas_mlflow
-Prefect server database (PREFECT_API_DATABASE_CONNECTION_URL, then prefect server start):
+Prefect server database (PREFECT_SERVER_DATABASE_CONNECTION_URL, then prefect server start):
   postgresql+asyncpg://nas_prefect:$PREFECT_PASSWORD@$HOST:$PORT/nas_prefect
 EOF
