@@ -252,8 +252,8 @@ def format_validation_error(error: ValidationError, source: str = "params.yaml")
 
 def validate_config(raw: Any, source: str = "params.yaml") -> NasConfig:
     """Validate plain data (as read from YAML) into a `NasConfig`, or raise one clear `NasError`."""
-    if raw is None:
-        raw = {}
+    if raw is None:  # an empty file: running every default silently would hide a lost or truncated config
+        raise NasError(f"{source}: the params file is empty; give at least one section (see docs/configuration.md)")
     if not isinstance(raw, dict):
         raise NasError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
     try:

@@ -80,6 +80,18 @@ def test_malformed_yaml_names_the_line(workdir: Path, capsys: pytest.CaptureFixt
     assert code == 2 and "not valid YAML (line 3" in err
 
 
+@pytest.mark.parametrize("text", ["", "# only a comment\n"])
+def test_an_empty_params_file_is_an_error_that_names_it(
+    text: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = workdir / "params.yaml"
+    params.write_text(text)
+    code = run_stage(run_search_stage, "search", preflight=search_preflight, argv=["--params", str(params)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{params}: the params file is empty" in err and err.count("\n") == 1
+    assert not (workdir / "mlflow.db").exists()
+
+
 def test_the_real_command_exits_2_without_traceback(workdir: Path) -> None:
     params = write_params(workdir / "params.yaml", {"train": {"epochs": 0}})
     env = os.environ | {"PREFECT_HOME": str(workdir / ".prefect")}
