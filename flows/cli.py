@@ -22,7 +22,7 @@ from rich.console import Console
 from flows.engine.progress import QUIET_ENV
 from flows.io.params import load_params
 from flows.io.paths import PARAMS, PREPARED_DIR, REPORTS_DIR, SEARCH_SPACE
-from flows.runtime.entry import user_error_in
+from flows.runtime.entry import quiet_user_error_tracebacks, user_error_in
 from flows.runtime.environment import apply_defaults
 from flows.summary import print_results, print_search
 from nas_core.config import NasConfig
@@ -282,6 +282,7 @@ def schedule(params: Params = DEFAULT_PARAMS) -> None:
 def main() -> None:
     spawn_without_parent_main()  # training workers need nas_core, not the CLI's imports
     apply_defaults()  # before the commands import Prefect, which reads its settings once
+    quiet_user_error_tracebacks()
     app()
 
 

@@ -7,6 +7,7 @@ and exits 2 without starting Prefect, training anything or writing anything.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -43,6 +44,7 @@ def run_stage(
     if argv is None:  # a real command line: training workers need nas_core, not this stage's imports
         spawn_without_parent_main()
         apply_defaults()  # for this process's MLflow and the processes it starts
+        quiet_user_error_tracebacks()
     chosen = {name: bool(getattr(args, name)) for name in flags or {}}
     try:
         cfg = load_params(args.params)
@@ -56,6 +58,25 @@ def run_stage(
         print(f"error: {user_error}", file=sys.stderr)
         return 2
     return 0
+
+
+class WithoutUserErrorTracebacks(logging.Filter):
+    """Prefect logs a failed task or flow with its traceback; for a user error the stage's one line says it all.
+
+    Records that carry a `NasError` are dropped, so the error is printed once, as `error: ...`.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or user_error_in(error) is None
+
+
+def quiet_user_error_tracebacks() -> None:
+    """Install the filter on the loggers of Prefect's flow and task runs (idempotent)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, WithoutUserErrorTracebacks) for f in logger.filters):
+            logger.addFilter(WithoutUserErrorTracebacks())
 
 
 def user_error_in(error: BaseException) -> NasError | None:

@@ -106,3 +106,21 @@ def test_the_real_command_exits_2_without_traceback(workdir: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: {params}: train.epochs: Input should be greater than 0"]
     assert not (workdir / "data").exists()
+
+
+def test_a_data_error_inside_a_task_prints_no_traceback(workdir: Path) -> None:
+    """The NasError is raised in the prepare task, inside Prefect: still one error line, no traceback anywhere."""
+    (workdir / "bad.npz").write_text("not an npz")
+    params = write_params(workdir / "params.yaml", {"data": {"source": "npz", "path": "bad.npz", "limit": None}})
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.prepare", "--params", str(params)],
+        cwd=workdir,
+        env=os.environ | {"PREFECT_HOME": str(workdir / ".prefect")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2
+    assert f"error: {workdir / 'bad.npz'}: not an .npz file" in done.stderr
+    assert "Traceback" not in output
