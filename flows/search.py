@@ -51,7 +51,8 @@ def search_flow(
     started = time.perf_counter()
     logger = get_run_logger()
     cfg = load_params(params_path)  # the flow's parameter is the path: no secret of tracking.uri in Prefect's UI
-    trainer = make_trainer(cfg.search)  # its workers import TensorFlow while tracking is set up
+    # Its workers import TensorFlow while tracking is set up; full training trains each candidate once.
+    trainer = make_trainer(cfg.search, cfg.search.max_candidates if cfg.search.estimation == "full" else None)
     manifest, tracker = search_preflight(cfg, Path(data_dir))
     setup = set_up_search(cfg, manifest)
     space, to_candidate = setup.space, setup.to_candidate

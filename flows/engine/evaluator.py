@@ -27,17 +27,15 @@ def make_task_runner(cfg: SearchConfig) -> TaskRunner[Any]:
     return ThreadPoolTaskRunner(max_workers=cfg.parallelism)
 
 
-def make_trainer(cfg: SearchConfig) -> IsolatedTrainer | None:
+def make_trainer(cfg: SearchConfig, trainings: int | None) -> IsolatedTrainer | None:
     """Recycled worker processes for candidates on threads, started now; `None` on Dask (its workers train).
 
-    A full-training search trains each of its `max_candidates` at most once, so no worker pool is
-    started that the budget cannot use; multi-fidelity rungs train candidates again.
+    `trainings`, when known, is the most candidates it will train: no worker pool is then started
+    that could never be used. Multi-fidelity rungs train candidates again, so they pass `None`.
     """
     if cfg.executor != "threads":
         return None
-    trainer = IsolatedTrainer(
-        cfg.parallelism, cfg.recycle_after, cfg.max_candidates if cfg.estimation == "full" else None
-    )
+    trainer = IsolatedTrainer(cfg.parallelism, cfg.recycle_after, trainings)
     trainer.warm_up()
     return trainer
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from prefect import get_run_logger
 
-from flows.engine.evaluator import PrefectEvaluator
+from flows.engine.evaluator import PrefectEvaluator, make_trainer
 from flows.engine.finish import finish_search
 from flows.engine.objective import SearchObjective
 from flows.engine.progress import SearchProgress
@@ -29,7 +29,6 @@ from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
 from nas_core.config import NasConfig
 from nas_core.estimation.cell_space import CellSpace
-from nas_core.isolation import IsolatedTrainer
 from nas_core.prepared import load_split
 from nas_core.results import CandidateResult
 from nas_core.search_loop import Candidate, run_search
@@ -119,6 +118,7 @@ def train_standalone(
     space = cnn_search_space(cfg.space)
     logger = get_run_logger()
     progress = SearchProgress(len(architectures), logger, search.objective.objective)
+    # Wrapper: the loop may tell None (a failed candidate), which a bare `Strategy` does not take.
     proposals = search.objective.constrain(
         Wrapper(Proposals(space, architectures)), on_skip=progress.skipped_over_limit
     )
@@ -135,8 +135,7 @@ def train_standalone(
         search.tracker.finish_candidate(run_ids.pop(candidate.index), result)
         progress.finished(candidate, result)
 
-    isolate = cfg.search.executor == "threads"
-    trainer = IsolatedTrainer(cfg.search.parallelism, cfg.search.recycle_after) if isolate else None
+    trainer = make_trainer(cfg.search, len(architectures))
     settings = search.objective.train_settings(cfg.train.model_dump())
     evaluator = PrefectEvaluator(trainer, search.data_dir, settings, cfg.search.seed)
     try:
