@@ -30,6 +30,7 @@ lint: setup
 	ruff format --check .
 	mypy nas_core flows benchmarks
 	lint-imports
+	python -m benchmarks.render --check  # BENCHMARKS.md's rendered tables match benchmarks/results
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir .site  # the env var hides an end-of-life banner
 
 # The services and programs the tests use (no test is skipped for want of them).

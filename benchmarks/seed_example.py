@@ -1,6 +1,6 @@
 """The seed's tutorial search on real MNIST: the plain script against the full pipeline, in one run.
 
-    .venv/bin/python benchmarks/seed_example.py [--limit N]
+    .venv/bin/python -m benchmarks.seed_example [--seeds 0 1 2] [--limit N]
 
 - plain: what the tutorial did. Five random trials from its space (1-3 conv layers with 2x2
   max-pooling, 'valid' padding, 1-2 dense layers), each built with bare Keras, trained 3 epochs
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,18 +73,16 @@ def plain_tutorial(data: Path, trials: int, seed: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=None, help="subsample MNIST (default: all 70,000)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/seed_example.json")
-    args = parser.parse_args()
+def one_seed(seed: int, limit: int | None) -> dict[str, Any]:
+    """Our pipeline, then the plain loop, on the same prepared split, both drawing with `seed`."""
     work = Path(tempfile.mkdtemp(prefix="nas-seed-"))
     shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
     external = REPO / "data" / "external"
     if external.is_dir():
         shutil.copytree(external, work / "data" / "external")  # the MNIST file, if already fetched
     params = yaml.safe_load((REPO / "params/seed-example.yaml").read_text())
-    params["data"]["limit"] = args.limit
+    params["data"]["limit"] = limit
+    params["search"]["seed"] = seed
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = os.environ | {"PREFECT_HOME": str(work / ".prefect")}
 
@@ -97,14 +96,15 @@ def main() -> None:
     results = json.loads((work / "artifacts/search_results.json").read_text())
 
     started = time.perf_counter()
-    plain = plain_tutorial(work / "data/prepared", trials=5, seed=params["search"]["seed"])
+    plain = plain_tutorial(work / "data/prepared", trials=params["search"]["max_candidates"], seed=seed)
     plain["wall_seconds"] = round(time.perf_counter() - started, 1)
-
-    report = {
-        "dataset": f"mnist (limit {args.limit})" if args.limit else "mnist (all 70,000)",
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "seed": seed,
         "ours": {
             "test_accuracy": test["test_accuracy"],
             "best_val_accuracy": search["best_val_accuracy"],
+            "retrain_epochs": test["epochs"],
             "candidates": search["candidates"],
             "failed": search["failed"],
             "failures": [r["error"] for r in results if r["status"] == "FAILED"],
@@ -112,10 +112,34 @@ def main() -> None:
         },
         "plain": plain,
     }
-    print(json.dumps(report, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="subsample MNIST (default: all 70,000)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="search seeds, both sides")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/seed_example.json")
+    args = parser.parse_args()
+    runs = []
+    for seed in args.seeds:
+        runs.append(one_seed(seed, args.limit))
+        print(json.dumps(runs[-1], indent=2), flush=True)
+    ours = [r["ours"]["test_accuracy"] for r in runs]
+    plain = [r["plain"]["test_accuracy"] for r in runs if r["plain"]["test_accuracy"] is not None]
+    report = {
+        "dataset": f"mnist (limit {args.limit})" if args.limit else "mnist (all 70,000)",
+        "command": "python -m benchmarks.seed_example --seeds " + " ".join(map(str, args.seeds)),
+        "seeds": args.seeds,
+        "runs": runs,
+        "ours_median_test_accuracy": statistics.median(ours),
+        "ours_min_test_accuracy": min(ours),
+        "plain_median_test_accuracy": statistics.median(plain) if plain else None,
+        "ours_at_least_plain_on_seeds": sum(
+            r["ours"]["test_accuracy"] >= (r["plain"]["test_accuracy"] or 0.0) for r in runs
+        ),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

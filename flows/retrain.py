@@ -3,15 +3,21 @@
     python -m flows.retrain [--params params.yaml]
 
 Writes models/winner.keras and metrics/test.json. The MLflow run is a child of the search's
-parent run, holds the logged model, and registers it under `retrain.model_name`. The new version
-takes the alias `champion` only if its test accuracy beats the current champion's (flows/tracking/champion.py).
+parent run, holds the logged model, and registers it under `retrain.model_name`. Before the
+retrain, a k-fold cross-validation of the same recipe on train+val gives the promotion score: the
+new version takes the alias `champion` only if it beats the current champion's
+(flows/tracking/champion.py). Test is read once, to report, never to choose.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +31,25 @@ from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR, TEST_METRICS, WINNER_MODEL
 from flows.reports.learning_curve import FAST_PNG, learning_curve
 from flows.runtime.entry import run_stage
-from flows.tracking.champion import CHAMPION, crown_if_better
-from flows.tracking.schema import CANDIDATE_HASH_TAG, CHAMPION_TAG, KIND_TAG, PARENT_TAG, TRIGGER_TAG
+from flows.tracking.champion import CHAMPION, Champion, Promotion, crown_if_better
+from flows.tracking.schema import (
+    CANDIDATE_HASH_TAG,
+    CHAMPION_TAG,
+    DATASET_HASH_TAG,
+    KIND_RETRAIN,
+    KIND_TAG,
+    PARENT_TAG,
+    TRIGGER_TAG,
+)
+from flows.tracking.search_record import report_after_retrain
 from flows.tracking.tracker import MlflowTracker
 from nas_core.config import NasConfig
 from nas_core.prepared import load_split
 from nas_core.results import COMPLETED, CandidateResult
+from nas_core.retraining import CrossValidation, cross_validate, fit_final_model
 from nas_core.search_loop import candidate_seed
-from nas_core.training import TrainSettings, fit_final_model
+from nas_core.train_settings import TrainSettings
+from nas_core.uncertainty import difference_noise, standard_error
 
 
 def retrain_preflight(cfg: NasConfig) -> None:
@@ -51,34 +68,118 @@ def use_all_cores() -> None:
         pass  # TF already ran an op in this process (e.g. under pytest); its settings stay
 
 
-@task(name="retrain-winner")
-def retrain_winner(cfg: NasConfig, winner: dict[str, Any], data_dir: Path) -> tuple[Any, dict[str, Any]]:
-    use_all_cores()
+def retrain_settings(cfg: NasConfig, winner: dict[str, Any]) -> TrainSettings:
+    """The search's recipe, its schedule included, stopped at the epoch the search kept.
+
+    With `retrain.epochs` set, the schedule spans those epochs instead and the retrain runs all of them.
+    """
+    epochs = cfg.retrain.epochs or winner.get("best_epoch") or cfg.schedule_epochs
+    return TrainSettings(
+        epochs=int(epochs),
+        batch_size=cfg.train.batch_size,
+        learning_rate=cfg.train.learning_rate,
+        schedule=cfg.train.schedule,
+        schedule_epochs=cfg.retrain.epochs or cfg.schedule_epochs,
+    )
+
+
+def train_and_val(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     x_train, y_train = load_split(data_dir / "train.npz")
     x_val, y_val = load_split(data_dir / "val.npz")
+    return np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+
+
+@task(name="cross-validate")
+def promotion_score(
+    cfg: NasConfig, arch: dict[str, Any], settings: TrainSettings, num_classes: int, data_dir: Path
+) -> CrossValidation:
+    """The champion rule's score: k-fold CV of the recipe on train+val, folds fixed by the data seed."""
+    use_all_cores()
+    x, y = train_and_val(data_dir)
+    return cross_validate(arch, x, y, num_classes, settings, cfg.retrain.folds, seed=cfg.data.seed)
+
+
+@task(name="retrain-winner")
+def retrain_winner(
+    cfg: NasConfig, winner: dict[str, Any], settings: TrainSettings, data_dir: Path
+) -> tuple[Any, dict[str, Any]]:
+    """Train `retrain.seeds` models on train+val and score each on test; the first is kept.
+
+    Which one is kept is fixed before any test score exists, so test chooses nothing; the others
+    measure how much the test accuracy moves with the initialisation alone.
+    """
+    use_all_cores()
+    x, y = train_and_val(data_dir)
     x_test, y_test = load_split(data_dir / "test.npz")
-    settings = TrainSettings(
-        epochs=cfg.retrain.epochs, batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate
-    )
     started = time.perf_counter()
-    model, history = fit_final_model(
-        winner["architecture"],
-        np.concatenate([x_train, x_val]),
-        np.concatenate([y_train, y_val]),
-        int(winner["num_classes"]),
-        settings,
-        seed=candidate_seed(cfg.search.seed, winner["key"]),
-    )
-    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    first_seed = candidate_seed(cfg.search.seed, winner["key"])
+    kept: tuple[Any, dict[str, list[float]]] | None = None
+    losses, accuracies = [], []
+    for offset in range(cfg.retrain.seeds):
+        model, history = fit_final_model(
+            winner["architecture"], x, y, int(winner["num_classes"]), settings, seed=first_seed + offset
+        )
+        loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+        losses.append(float(loss))
+        accuracies.append(float(accuracy))
+        if kept is None:
+            kept = (model, history)
+    assert kept is not None  # retrain.seeds >= 1
     metrics = {
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "params": int(model.count_params()),
+        "test_accuracy": accuracies[0],
+        "test_loss": losses[0],
+        "test_accuracies": accuracies,
+        "test_accuracy_mean": float(np.mean(accuracies)),
+        "test_accuracy_sd": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0,
+        "test_examples": len(y_test),
+        "params": int(kept[0].count_params()),
         "epochs": settings.epochs,
+        "retrain_seeds": cfg.retrain.seeds,
         "train_seconds": round(time.perf_counter() - started, 2),
-        "search_val_accuracy": winner["val_accuracy"],
     }
-    return (model, history), metrics
+    return kept, metrics | search_gap(winner, metrics)
+
+
+def search_gap(winner: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    """Search val against retrained test, and whether the difference is beyond the noise of both.
+
+    The noise is the 95% half-width of a difference of two accuracies on their numbers of examples
+    (Wilson standard errors), widened by the spread over retrain seeds: a gap beyond it means the
+    retrain did not keep what the search measured, or val flattered the winner.
+    """
+    val, n_val = winner.get("val_accuracy"), winner.get("val_examples")
+    out: dict[str, Any] = {"search_val_accuracy": val}
+    if val is None or not n_val:
+        return out
+    test, n_test = metrics["test_accuracy"], metrics["test_examples"]
+    test_noise = math.hypot(standard_error(test, n_test), metrics["test_accuracy_sd"])
+    noise = difference_noise(standard_error(val, n_val), test_noise)
+    gap = val - test
+    return out | {"val_test_gap": gap, "gap_noise": noise, "gap_beyond_noise": abs(gap) > noise}
+
+
+def rescore_champion(
+    cfg: NasConfig, tracker: MlflowTracker, manifest: dict[str, Any], data_dir: Path
+) -> Callable[[Champion], Promotion | None]:
+    """Cross-validate a champion's architecture on the current data, as its challenger was: equal work."""
+
+    def rescore(champion: Champion) -> Promotion | None:
+        if champion.run_id is None:
+            return None
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                path = tracker.client.download_artifacts(champion.run_id, "architecture.json", scratch)
+            except Exception:  # a version logged by hand, with no record of its architecture
+                return None
+            record = json.loads(Path(path).read_text())
+        if list(record.get("input_shape", [])) != list(manifest["input_shape"]):
+            return None  # trained for other inputs: no score on this data exists
+        epochs = tracker.client.get_run(champion.run_id).data.metrics.get("epochs")
+        settings = retrain_settings(cfg, record | ({"best_epoch": int(epochs)} if epochs else {}))
+        cv = promotion_score(cfg, record["architecture"], settings, int(manifest["num_classes"]), data_dir)
+        return Promotion(cv.accuracy, cv.loss)
+
+    return rescore
 
 
 def log_to_mlflow(
@@ -87,18 +188,27 @@ def log_to_mlflow(
     model: Any,
     history: dict[str, list[float]],
     metrics: dict[str, Any],
+    manifest: dict[str, Any],
+    data_dir: Path,
     trigger: str = "manual",
 ) -> dict[str, Any]:
     """A retrain run under the search's parent run, with the model logged and registered; it takes the
-    `champion` alias only if its test accuracy beats the current champion's (flows/tracking/champion.py)."""
+    `champion` alias only if its promotion score beats the current champion's (flows/tracking/champion.py)."""
     tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
     client = tracker.client
-    tags = {PARENT_TAG: winner["search_run_id"], KIND_TAG: "retrain", CANDIDATE_HASH_TAG: winner["key"]}
-    tags[TRIGGER_TAG] = trigger
+    tags = {PARENT_TAG: winner["search_run_id"], KIND_TAG: KIND_RETRAIN, CANDIDATE_HASH_TAG: winner["key"]}
+    tags |= {TRIGGER_TAG: trigger, DATASET_HASH_TAG: manifest["content_hash"]}
     run_id = client.create_run(tracker.experiment_id, tags=tags, run_name="retrain-winner").info.run_id
-    tracker.log_params(run_id, winner["architecture"] | {"retrain.epochs": cfg.retrain.epochs})
+    recipe = {"retrain.epochs": metrics["epochs"], "retrain.seeds": cfg.retrain.seeds}
+    recipe |= {"retrain.folds": cfg.retrain.folds}
+    tracker.log_params(run_id, winner["architecture"] | recipe)
     stamp = int(time.time() * 1000)
     series = [Metric(k, v, stamp, step) for k, vals in history.items() for step, v in enumerate(vals, start=1)]
+    for name, values in (
+        ("test_accuracy_by_seed", metrics["test_accuracies"]),
+        ("promotion_fold_accuracy", metrics["promotion_fold_accuracies"]),
+    ):
+        series += [Metric(name, float(v), stamp, step) for step, v in enumerate(values, start=1)]
     finals = [Metric(k, float(v), stamp, 0) for k, v in metrics.items() if isinstance(v, int | float)]
     client.log_batch(run_id, metrics=series + finals)
     curve = CandidateResult(key=winner["key"], architecture=winner["architecture"], status=COMPLETED, history=history)
@@ -114,10 +224,33 @@ def log_to_mlflow(
             pip_requirements=["tensorflow-cpu~=2.21.0", "keras~=3.15"],
         )
     version = str(info.registered_model_version)
-    crown = crown_if_better(client, cfg.retrain.model_name, version, metrics["test_accuracy"])
+    score = Promotion(metrics["promotion_accuracy"], metrics["promotion_loss"])
+    rescore = rescore_champion(cfg, tracker, manifest, data_dir)
+    crown = crown_if_better(client, cfg.retrain.model_name, version, score, manifest["content_hash"], rescore)
     client.set_tag(run_id, CHAMPION_TAG, str(crown["champion"]).lower())
     client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FINISHED))
     return {"mlflow_run_id": run_id, "registered_model": cfg.retrain.model_name, "model_version": version} | crown
+
+
+def describe_outcome(metrics: dict[str, Any], model_name: str) -> str:
+    """The stage's closing line: test accuracy with its seed spread, the gap to search val, the alias."""
+    seeds = metrics["retrain_seeds"]
+    spread = f" (mean {metrics['test_accuracy_mean']:.4f} ± {metrics['test_accuracy_sd']:.4f} over {seeds} seeds)"
+    line = f"winner retrained: test accuracy {metrics['test_accuracy']:.4f}{spread if seeds > 1 else ''}"
+    if "val_test_gap" in metrics:
+        verdict = "beyond" if metrics["gap_beyond_noise"] else "within"
+        line += (
+            f"; search val {metrics['search_val_accuracy']:.4f}, gap {metrics['val_test_gap']:+.4f}, "
+            f"{verdict} the noise (±{metrics['gap_noise']:.4f})"
+        )
+    folds = len(metrics["promotion_fold_accuracies"])
+    line += f"; promotion score {metrics['promotion_accuracy']:.4f} ({folds}-fold CV)"
+    line += f"; registered as {model_name} v{metrics['model_version']}, "
+    if metrics["champion"]:
+        return line + f"alias {CHAMPION} moved to it"
+    previous = metrics["previous_champion_promotion_accuracy"]
+    kept = metrics["champion_version"]
+    return line + f"alias {CHAMPION} stays on v{kept} (promotion score {previous:.4f}, not beaten)"
 
 
 @flow(name="nas-retrain")
@@ -126,28 +259,29 @@ def retrain_flow(
 ) -> dict[str, Any]:
     cfg = load_params(params_path)
     retrain_preflight(cfg)
-    winner = read_winner()
-    (model, history), metrics = retrain_winner(cfg, winner, Path(data_dir))
-    WINNER_MODEL.parent.mkdir(parents=True, exist_ok=True)
-    model_path = WINNER_MODEL
-    partial_path = WINNER_MODEL.with_name(
-        ".winner.partial.keras"
-    )  # Keras wants the suffix; a kill leaves only this one
-    model.save(partial_path)
-    partial_path.replace(model_path)  # atomic: winner.keras is the old model or the new one, never half of one
-    metrics |= log_to_mlflow(cfg, winner, model, history, metrics, "scheduled" if scheduled else "manual")
-    write_json(TEST_METRICS, metrics)
-    get_run_logger().info(
-        "winner retrained: test accuracy %.4f, saved to %s, registered as %s v%s; %s",
-        metrics["test_accuracy"],
-        model_path,
-        cfg.retrain.model_name,
-        metrics["model_version"],
-        f"alias {CHAMPION} moved to it"
-        if metrics["champion"]
-        else f"alias {CHAMPION} stays on v{metrics['champion_version']} "
-        f"(test accuracy {metrics['previous_champion_accuracy']:.4f}, not beaten)",
+    winner, manifest, data = read_winner(), read_manifest(), Path(data_dir)
+    settings = retrain_settings(cfg, winner)
+    logger = get_run_logger()
+    logger.info(
+        "retraining the winner on train+val: %d epochs (%s), %d seeds, after a %d-fold cross-validation",
+        settings.epochs,
+        "retrain.epochs" if cfg.retrain.epochs else "the epoch its search training kept",
+        cfg.retrain.seeds,
+        cfg.retrain.folds,
     )
+    cv = promotion_score(cfg, winner["architecture"], settings, int(manifest["num_classes"]), data)
+    (model, history), metrics = retrain_winner(cfg, winner, settings, data)
+    metrics |= cv.to_dict()
+    WINNER_MODEL.parent.mkdir(parents=True, exist_ok=True)
+    partial_path = WINNER_MODEL.with_name(".winner.partial.keras")  # Keras wants the suffix; a kill leaves only this
+    model.save(partial_path)
+    partial_path.replace(WINNER_MODEL)  # atomic: winner.keras is the old model or the new one, never half of one
+    trigger = "scheduled" if scheduled else "manual"
+    metrics |= log_to_mlflow(cfg, winner, model, history, metrics, manifest, data, trigger)
+    write_json(TEST_METRICS, metrics)
+    logger.info("%s", describe_outcome(metrics, cfg.retrain.model_name))
+    tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+    report_after_retrain(tracker.client, tracker.experiment_id, winner["search_run_id"], manifest, logger)
     return metrics
 
 

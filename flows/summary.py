@@ -39,15 +39,25 @@ def print_results() -> int:
     search = json.loads(search_path.read_text()) if search_path.is_file() else {}
     print()
     print(f"Winner model:   models/winner.keras ({test['params']:,} parameters)")
+    seeds = test.get("retrain_seeds", 1)
+    spread = f", {seeds} seeds: {test['test_accuracy_mean']:.4f} ± {test['test_accuracy_sd']:.4f}" if seeds > 1 else ""
+    print(f"Test accuracy:  {test['test_accuracy']:.4f}  ({test['test_examples']} images{spread})")
+    if "val_test_gap" in test:
+        verdict = "beyond the noise" if test["gap_beyond_noise"] else "within the noise"
+        print(
+            f"Search val:     {test['search_val_accuracy']:.4f}  (gap to test {test['val_test_gap']:+.4f}, "
+            f"{verdict} of ±{test['gap_noise']:.4f})"
+        )
     print(
-        f"Test accuracy:  {test['test_accuracy']:.4f}  (val accuracy in the search: {test['search_val_accuracy']:.4f})"
+        f"Promotion:      {test['promotion_accuracy']:.4f}  "
+        f"({len(test['promotion_fold_accuracies'])}-fold cross-validation on train+val; the champion rule's score)"
     )
     if search:
         print(
             f"Search:         {search['candidates']} candidates, {search['failed']} failed, "
             f"{search['wall_seconds']:.0f}s wall time"
         )
-    status = "now the champion" if test.get("champion", True) else "not better than the champion, alias unchanged"
+    status = "now the champion" if test["champion"] else "promotion score below the champion's, alias unchanged"
     print(f"Registered as:  {test['registered_model']} version {test['model_version']} ({status})")
     print("Every candidate: make ui, then open http://127.0.0.1:5000")
     return 0

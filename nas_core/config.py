@@ -173,12 +173,19 @@ class TrainConfig(_Section):
     patience: int = Field(default=5, gt=0)
     batch_size: int = Field(default=32, gt=0)
     learning_rate: float = Field(default=1e-3, gt=0.0)
+    schedule: Literal["cosine", "constant"] = Field(
+        default="cosine", description="cosine: Adam's rate decays to zero over train.epochs; constant: it stays"
+    )
 
 
 class RetrainConfig(_Section):
-    """How the winner is retrained on train+val before its one look at the test split."""
+    """How the winner is retrained on train+val before its one look at the test split (nas_core.retraining)."""
 
-    epochs: int = Field(default=30, gt=0)
+    epochs: int | None = Field(
+        default=None, gt=0, description="null: the epoch whose weights the winner's search training kept"
+    )
+    seeds: int = Field(default=3, gt=0, description="retrain this many times; the first is saved, all are scored")
+    folds: int = Field(default=3, ge=2, le=10, description="k of the cross-validated promotion score")
     model_name: str = Field(default="nas-winner", min_length=1)
 
 
@@ -206,6 +213,14 @@ class NasConfig(_Section):
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    @property
+    def schedule_epochs(self) -> int:
+        """The epochs a candidate's learning-rate schedule spans: its full training (the top rung for
+        successive halving and Hyperband, whose lower rungs train part of it and resume)."""
+        if self.search.estimation in MULTI_FIDELITY:
+            return self.search.hyperband.max_epochs or self.train.epochs
+        return self.train.epochs
 
     @model_validator(mode="after")
     def _fidelity_range(self) -> NasConfig:

@@ -11,12 +11,14 @@ accuracy and cost, so its best candidate is always on the Pareto front of the tw
 candidate scores `None`, which the strategy wrappers turn into the worst score seen.
 
 The winner of a search is the candidate with the highest score among those trained (every one of
-them satisfied `search.max_params`); ties go to fewer parameters. With `accuracy` that is simply
-the most accurate candidate under the constraints.
+them satisfied `search.max_params`); ties go to the lower val loss, then to fewer parameters.
+With `accuracy` that is the most accurate candidate under the constraints, and among candidates
+that all reach val accuracy 1.0 the most confident one (`ranked_by`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -81,9 +83,23 @@ class Objective:
         return f"val accuracy x (cost / {self.reference:g} {unit})^-{self.weight:g}"
 
 
-def best_by(results: Iterable[CandidateResult], score: Score) -> CandidateResult | None:
-    """The winner rule: the highest score, fewer parameters breaking ties; `None` if nothing scored."""
+def ranked_by(results: Iterable[CandidateResult], score: Score) -> list[CandidateResult]:
+    """The candidates that scored, best first: the winner rule applied to all of them.
+
+    Highest score first; among equal scores the lower val loss, a proper score that still ranks
+    when val accuracy saturates (many candidates at 1.0 on a small val split); then fewer parameters.
+    """
     scored = [(s, r) for r in results if (s := score(r)) is not None]
-    if not scored:
-        return None
-    return max(scored, key=lambda pair: (pair[0], -(pair[1].params or 0)))[1]
+    scored.sort(key=lambda pair: (-pair[0], _loss(pair[1]), pair[1].params or 0))
+    return [r for _, r in scored]
+
+
+def _loss(result: CandidateResult) -> float:
+    loss = result.val_loss
+    return math.inf if loss is None or math.isnan(loss) else loss
+
+
+def best_by(results: Iterable[CandidateResult], score: Score) -> CandidateResult | None:
+    """The winner: the first of `ranked_by`; `None` if nothing scored."""
+    ranked = ranked_by(results, score)
+    return ranked[0] if ranked else None

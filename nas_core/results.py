@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from nas_core.uncertainty import wilson_interval
+
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 
@@ -33,6 +35,14 @@ class CandidateResult:
     stopped_early: bool = False  # cut short on purpose (median stopping, not promoted by Hyperband): score counts as is
     rung: int | None = None  # multi-fidelity: the last rung (0-based) the candidate reached
     latency_ms: float | None = None  # median time to predict one batch (search.latency_batch), when measured
+    val_examples: int | None = None  # how many val examples the accuracy was measured on: its uncertainty
+
+    @property
+    def val_interval(self) -> tuple[float, float] | None:
+        """The 95% Wilson interval of the val accuracy, when it and its number of examples are known."""
+        if self.val_accuracy is None or not self.val_examples or math.isnan(self.val_accuracy):
+            return None
+        return wilson_interval(self.val_accuracy, self.val_examples)
 
     @property
     def ok(self) -> bool:
@@ -44,6 +54,18 @@ class CandidateResult:
         if not self.ok or self.val_accuracy is None or math.isnan(self.val_accuracy):
             return None
         return self.val_accuracy
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch (1-based, from the first epoch ever trained) whose weights early stopping kept.
+
+        The history may cover only the last epochs of `epochs_run` (a multi-fidelity candidate
+        resumed from a checkpoint). `None` when no epoch was scored on val or a score is not finite.
+        """
+        losses = self.history.get("val_loss", [])
+        if not losses or not all(math.isfinite(loss) for loss in losses):
+            return None
+        return self.epochs_run - len(losses) + losses.index(min(losses)) + 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,7 +37,7 @@ class Arrays:
         return int(max(self.y_train.max(), self.y_val.max())) + 1
 
 
-class _NanGuard(keras.callbacks.Callback):
+class NanGuard(keras.callbacks.Callback):
     """Stops at the first NaN or inf loss and remembers the epoch (TerminateOnNaN forgets it)."""
 
     def __init__(self) -> None:
@@ -49,6 +49,16 @@ class _NanGuard(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.bad_epoch = epoch + 1
             self.model.stop_training = True
+
+
+def learning_rate(settings: TrainSettings, examples: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """Adam's rate for `settings`: constant, or a cosine from `learning_rate` to zero over `schedule_epochs` epochs
+    of `examples` examples. Per epoch the curve is the same on any data size, so a retrain on train+val
+    reaches the rate of epoch k at its own epoch k."""
+    if settings.schedule == "constant":
+        return settings.learning_rate
+    steps = (settings.schedule_epochs or settings.epochs) * math.ceil(examples / settings.batch_size)
+    return keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(1, steps))
 
 
 def compile_model(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule) -> None:
@@ -72,7 +82,7 @@ def train_candidate(
     resume_from: str | None = None,
     save_to: str | None = None,
 ) -> CandidateResult:
-    """Train `arch` with Adam and early stopping on val loss; return its record.
+    """Train `arch` with Adam (`settings.schedule`) and early stopping on val loss; return its record.
 
     Exceptions, impossible shapes and NaN losses come back as FAILED records with the reason.
     Multi-fidelity training resumes: `resume_from` loads a saved model (weights and optimizer
@@ -88,10 +98,10 @@ def train_candidate(
             model = keras.models.load_model(resume_from)
         else:
             model = build_model(arch, data.input_shape, data.num_classes)
-            compile_model(model, settings.learning_rate)
+            compile_model(model, learning_rate(settings, len(data.y_train)))
         params = int(model.count_params())
         summary = model_summary(model)
-        guard = _NanGuard()
+        guard = NanGuard()
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=settings.patience, restore_best_weights=True
         )
@@ -140,6 +150,7 @@ def train_candidate(
             index=index,
             stopped_early=any(getattr(callback, "stopped_early", False) for callback in callbacks),
             latency_ms=measure_latency(model, data.x_val, settings.latency_batch) if settings.latency_batch else None,
+            val_examples=len(data.y_val),
         )
     except InfeasibleArchitecture as error:
         return failed(key, arch, f"infeasible architecture: {error}", index)
@@ -177,27 +188,3 @@ def measure_latency(model: keras.Model, x: np.ndarray, batch: int, repeats: int 
         model.predict_on_batch(inputs)
         times.append(time.perf_counter() - began)
     return float(np.median(times) * 1000.0)
-
-
-def fit_final_model(
-    arch: Mapping[str, Any],
-    x: np.ndarray,
-    y: np.ndarray,
-    num_classes: int,
-    settings: TrainSettings,
-    seed: int,
-) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Train the winner on all of train+val for exactly `settings.epochs` (no split left to stop on).
-
-    The learning rate decays to zero along a cosine, so the last epoch ends on settled weights
-    rather than wherever a constant-rate Adam step left them.
-    """
-    keras.utils.set_random_seed(seed)
-    model = build_model(arch, tuple(int(d) for d in x.shape[1:]), num_classes)
-    steps = settings.epochs * math.ceil(len(x) / settings.batch_size)
-    compile_model(model, keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=steps))
-    guard = _NanGuard()
-    fit = model.fit(x, y, epochs=settings.epochs, batch_size=settings.batch_size, callbacks=[guard], verbose=0)
-    if guard.bad_epoch is not None:
-        raise RuntimeError(f"retraining the winner diverged: loss became NaN/inf at epoch {guard.bad_epoch}")
-    return model, {k: [float(v) for v in values] for k, values in fit.history.items()}

@@ -31,7 +31,7 @@ TINY_PARAMS: dict[str, Any] = {
     },
     "search": {"strategy": "random", "max_candidates": 3, "parallelism": 2, "seed": 0},
     "train": {"epochs": 2, "patience": 1, "batch_size": 32},
-    "retrain": {"epochs": 2, "model_name": "nas-test"},
+    "retrain": {"epochs": 2, "seeds": 1, "folds": 2, "model_name": "nas-test"},
     "tracking": {"uri": "sqlite:///mlflow.db", "experiment": "nas-test"},
 }
 

@@ -1,7 +1,7 @@
 """The end of every search, whatever its estimation method: one winner rule, the same files, the same records.
 
 Full training, median stopping, successive halving, Hyperband, one-shot and DARTS all end here:
-the winner is `SearchObjective.winner` (the objective, fewer parameters breaking ties), and the
+the winner is `SearchObjective.winner` (the objective, then val loss, then size), and the
 stage writes metrics/search.json, metrics/candidates.csv, artifacts/search_results.json and
 artifacts/best_architecture.json, closes the parent run and attaches the report.
 """
@@ -30,6 +30,9 @@ def summarize(
     summary: dict[str, Any] = describe_budget(results)
     summary |= {
         "best_val_accuracy": best.val_accuracy if best else None,
+        "best_val_accuracy_interval": list(best.val_interval) if best and best.val_interval else None,
+        "best_val_loss": best.val_loss if best else None,
+        "val_examples": best.val_examples if best else None,
         "best_params": best.params if best else None,
         "best_candidate": best.index if best else None,
         "total_train_seconds": round(sum(r.train_seconds for r in results), 2),
@@ -46,8 +49,12 @@ def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id:
         "key": best.key,
         "candidate_index": best.index,
         "val_accuracy": best.val_accuracy,
+        "val_accuracy_interval": list(best.val_interval) if best.val_interval else None,
+        "val_examples": best.val_examples,
+        "val_loss": best.val_loss,
         "params": best.params,
         "epochs_run": best.epochs_run,
+        "best_epoch": best.best_epoch,
         "search_run_id": parent_id,
         "input_shape": list(manifest["input_shape"]),
         "num_classes": manifest["num_classes"],

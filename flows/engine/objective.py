@@ -77,7 +77,7 @@ class SearchObjective:
             client.log_batch(run_id, metrics=metrics)
 
     def winner(self, results: Sequence[CandidateResult]) -> CandidateResult | None:
-        """The documented rule (nas_core.objectives): the best score, fewer parameters breaking ties."""
+        """The documented rule (nas_core.objectives.ranked_by): the best score, then val loss, then size."""
         return best_by(results, self.objective)
 
     def summary(self, results: Sequence[CandidateResult], winner: CandidateResult | None) -> dict[str, Any]:

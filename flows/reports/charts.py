@@ -40,7 +40,7 @@ def integer_x(axes: Axes) -> None:
 
 
 def accuracy_by_candidate(results: Sequence[CandidateResult], winner: CandidateResult | None) -> Figure:
-    """Each candidate's val accuracy in the order it was proposed, with the running best."""
+    """Each candidate's val accuracy in the order it was proposed, its 95% interval, and the running best."""
     ordered = sorted(results, key=lambda r: r.index)
     figure = Figure(figsize=(7, 3.6), dpi=110)
     axes = figure.subplots()
@@ -48,6 +48,22 @@ def accuracy_by_candidate(results: Sequence[CandidateResult], winner: CandidateR
     axes.scatter(
         [r.index for r in ok], [r.val_accuracy or 0.0 for r in ok], s=22, color=OK_COLOR, label="candidate", zorder=3
     )
+    sized = [(r, interval) for r in ok if (interval := r.val_interval) is not None]
+    if sized:  # the 95% interval from the number of val examples: overlapping bars are not told apart
+        axes.errorbar(
+            [r.index for r, _ in sized],
+            [r.val_accuracy or 0.0 for r, _ in sized],
+            yerr=[
+                [(r.val_accuracy or 0.0) - low for r, (low, _) in sized],
+                [high - (r.val_accuracy or 0.0) for r, (_, high) in sized],
+            ],
+            fmt="none",
+            ecolor=OK_COLOR,
+            alpha=0.45,
+            capsize=2,
+            label="95% interval",
+            zorder=2,
+        )
     failures = [r for r in ordered if r.score is None]
     if failures:
         floor = min((r.val_accuracy or 0.0 for r in ok), default=0.0)

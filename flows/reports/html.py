@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nas_core.architecture import describe
-from nas_core.objectives import Objective
+from nas_core.objectives import Objective, ranked_by
 from nas_core.pareto import ParetoPoint
 from nas_core.results import CandidateResult
 
@@ -37,6 +37,13 @@ def _num(value: Any, digits: int = 4) -> str:
     return f"{int(value):,}"
 
 
+def _interval(result: CandidateResult) -> str:
+    if result.val_interval is None:
+        return "–"
+    low, high = result.val_interval
+    return f"{low:.3f}–{high:.3f}"
+
+
 def _card(label: str, value: str) -> str:
     return f'<div class="card"><b>{html.escape(value)}</b><span>{html.escape(label)}</span></div>'
 
@@ -50,9 +57,9 @@ def _figure(files: Mapping[str, str], name: str, alt: str, css: str = "") -> str
 def candidate_table(
     results: Sequence[CandidateResult], objective: Objective, winner: CandidateResult | None, limit: int = 10
 ) -> str:
-    ranked = sorted((r for r in results if objective(r) is not None), key=lambda r: (-(objective(r) or 0.0), r.params))
+    ranked = ranked_by(results, objective)
     latency = any(r.latency_ms is not None for r in results)
-    head = "<tr><th>#</th><th>val accuracy</th><th>params</th>"
+    head = "<tr><th>#</th><th>val accuracy</th><th>95% interval</th><th>val loss</th><th>params</th>"
     head += "<th>latency ms</th>" if latency else ""
     head += "<th>score</th><th>epochs</th><th>train s</th><th>architecture</th></tr>"
     rows = []
@@ -61,6 +68,8 @@ def candidate_table(
         cells = [
             f"<td>{r.index}</td>",
             f'<td class="num">{_num(r.val_accuracy)}</td>',
+            f'<td class="num">{_interval(r)}</td>',
+            f'<td class="num">{_num(r.val_loss)}</td>',
             f'<td class="num">{_num(r.params)}</td>',
         ]
         if latency:
@@ -86,6 +95,47 @@ def front_table(front: Sequence[ParetoPoint], results: Sequence[CandidateResult]
     return f"<table><tr><th>#</th><th>val accuracy</th><th>params</th><th>architecture</th></tr>{rows}</table>"
 
 
+def retrain_section(retrain: Mapping[str, Any] | None) -> str:
+    """The winner after its retrain: test with its seed spread, the gap to search val against the noise,
+    the promotion score; empty until the retrain stage has run."""
+    if not retrain or "test_accuracy" not in retrain:
+        return ""
+    seeds = int(retrain.get("retrain_seeds", 1))
+    test = f"{retrain['test_accuracy']:.4f}"
+    if seeds > 1:
+        mean, sd = retrain["test_accuracy_mean"], retrain["test_accuracy_sd"]
+        test += f" (first of {seeds} seeds; mean {mean:.4f} ± {sd:.4f})"
+    rows = [("test accuracy, scored once", test)]
+    if "val_test_gap" in retrain:
+        verdict = (
+            "<b>larger than the noise</b>: the retrained model does not keep what the search measured, "
+            "or val flattered the winner"
+            if retrain["gap_beyond_noise"]
+            else "within the noise"
+        )
+        rows.append(
+            (
+                "search val − test",
+                f"{retrain['val_test_gap']:+.4f}, {verdict} (±{retrain['gap_noise']:.4f}: 95% of a difference of "
+                "two accuracies on their numbers of examples, widened by the seed spread)",
+            )
+        )
+    if "promotion_accuracy" in retrain:
+        rows.append(
+            (
+                "promotion score",
+                f"{retrain['promotion_accuracy']:.4f} (cross-validated on train+val; the champion rule compares it, "
+                "never test)",
+            )
+        )
+    if "champion" in retrain:
+        rows.append(("champion", "took the alias" if retrain["champion"] else "alias stayed on the current champion"))
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<h2>The winner, retrained</h2><p class='sub'>{int(retrain.get('epochs', 0))} epochs on train+val</p>" + (
+        f"<table>{cells}</table>"
+    )
+
+
 def render_report(
     *,
     title: str,
@@ -97,6 +147,7 @@ def render_report(
     front: Sequence[ParetoPoint],
     files: Mapping[str, str],
     drawer: str,
+    retrain: Mapping[str, Any] | None = None,
 ) -> str:
     """The page: headline numbers, the charts, the top candidates and the Pareto front."""
     failed = sum(not r.ok for r in results)
@@ -123,6 +174,7 @@ def render_report(
         _figure(files, "learning_curves", "learning curves of the top candidates"),
         _figure(files, "strategy_comparison", "strategies compared"),
         "</div>",
+        retrain_section(retrain),
         f"<h2>Best architecture</h2><p class='sub'>drawn with {drawn_by}</p>",
         _figure(files, "best_architecture", "the best architecture", "arch"),
         "<h2>Top candidates</h2>",

@@ -43,6 +43,7 @@ class SearchData:
     started: str = ""
     input_shape: tuple[int, ...] | None = None
     num_classes: int | None = None
+    retrain: dict[str, Any] | None = None  # the latest retrain of the winner (metrics/test.json's numbers)
 
 
 def save(figure: Figure, path: Path) -> None:
@@ -87,6 +88,7 @@ def write_report(data: SearchData, out_dir: Path, comparison: Sequence[SearchCur
         front=front,
         files=files,
         drawer=drawer,
+        retrain=data.retrain,
     )
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
@@ -97,15 +99,20 @@ def write_plot_data(results: Sequence[CandidateResult], objective: Objective, pa
     """metrics/candidates.csv for `dvc plots show`: one row per completed candidate, in order."""
     path.parent.mkdir(parents=True, exist_ok=True)
     front = {point.index for point in front_of(results)}
-    lines = ["index,val_accuracy,best_so_far,params,objective_score,latency_ms,on_pareto_front"]
+    lines = [
+        "index,val_accuracy,val_accuracy_low,val_accuracy_high,val_loss,best_so_far,params,objective_score,"
+        "latency_ms,on_pareto_front"
+    ]
     best = None
     for r in sorted(results, key=lambda r: r.index):
         if r.score is None:
             continue
         best = r.score if best is None else max(best, r.score)
         latency = "" if r.latency_ms is None else f"{r.latency_ms:.4f}"
+        low, high = (f"{bound:.6f}" for bound in r.val_interval) if r.val_interval else ("", "")
+        loss = "" if r.val_loss is None else f"{r.val_loss:.6f}"
         lines.append(
-            f"{r.index},{r.score:.6f},{best:.6f},{r.params or 0},{objective(r) or 0.0:.6f},{latency},"
-            f"{int(r.index in front)}"
+            f"{r.index},{r.score:.6f},{low},{high},{loss},{best:.6f},{r.params or 0},{objective(r) or 0.0:.6f},"
+            f"{latency},{int(r.index in front)}"
         )
     path.write_text("\n".join(lines) + "\n")

@@ -14,6 +14,7 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 KIND_TAG = "nas.kind"
 KIND_SEARCH = "search"
 KIND_CANDIDATE = "candidate"
+KIND_RETRAIN = "retrain"
 
 # A search's parent run.
 STRATEGY_TAG = "nas.strategy"

@@ -19,8 +19,10 @@ from flows.reports.page import SearchData, write_report
 from flows.tracking.schema import (
     CANDIDATE_HASH_TAG,
     CANDIDATE_INDEX_TAG,
+    CHAMPION_TAG,
     ERROR_TAG,
     KIND_CANDIDATE,
+    KIND_RETRAIN,
     KIND_SEARCH,
     KIND_TAG,
     PARENT_TAG,
@@ -88,6 +90,7 @@ def _result_of(client: MlflowClient, run: Any, with_train_curve: bool = False) -
         error=error,
         index=int(tags.get(CANDIDATE_INDEX_TAG, -1)),
         latency_ms=metrics.get("latency_ms"),
+        val_examples=int(metrics["val_examples"]) if "val_examples" in metrics else None,
     )
 
 
@@ -95,6 +98,19 @@ def search_runs(client: MlflowClient, experiment_id: str) -> list[Any]:
     """Every search's parent run in the experiment, newest first."""
     query = f"tags.`{KIND_TAG}` = '{KIND_SEARCH}'"
     return list(client.search_runs([experiment_id], filter_string=query, order_by=["start_time DESC"]))
+
+
+def latest_retrain(client: MlflowClient, experiment_id: str, parent_id: str) -> dict[str, Any] | None:
+    """The numbers of the newest finished retrain of this search's winner, or None before any."""
+    query = f"tags.`{PARENT_TAG}` = '{parent_id}' and tags.`{KIND_TAG}` = '{KIND_RETRAIN}'"
+    runs = client.search_runs([experiment_id], filter_string=query, order_by=["start_time DESC"], max_results=5)
+    for run in runs:
+        if run.info.status == "FINISHED":
+            numbers: dict[str, Any] = dict(run.data.metrics)
+            if CHAMPION_TAG in run.data.tags:
+                numbers["champion"] = run.data.tags[CHAMPION_TAG] == "true"
+            return numbers
+    return None
 
 
 def load_search(client: MlflowClient, run_id: str, manifest: dict[str, Any] | None = None) -> SearchData:
@@ -125,6 +141,7 @@ def load_search(client: MlflowClient, run_id: str, manifest: dict[str, Any] | No
         started=started_at(parent.info.start_time),
         input_shape=tuple(manifest["input_shape"]) if manifest and same_data else None,
         num_classes=int(manifest["num_classes"]) if manifest and same_data else None,
+        retrain=latest_retrain(client, parent.info.experiment_id, run_id),
     )
 
 
@@ -182,4 +199,25 @@ def report_after_search(
         logger.warning(
             "could not write the search report (the search itself is fine): %s: %s", type(error).__name__, error
         )
+        return None
+
+
+def report_after_retrain(
+    client: MlflowClient,
+    experiment_id: str,
+    run_id: str,
+    manifest: dict[str, Any],
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> Path | None:
+    """The retrain stage's last step: the search's report again, now with the retrained winner's section.
+
+    The model is saved and registered whatever happens here: a failure only warns.
+    """
+    try:
+        index = report_search(client, experiment_id, run_id, manifest=manifest)
+        logger.info("search report, with the retrained winner: %s", index)
+        return index
+    except Exception as error:
+        reason = f"{type(error).__name__}: {error}"
+        logger.warning("could not update the search report (the retrain itself is fine): %s", reason)
         return None

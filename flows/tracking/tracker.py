@@ -183,6 +183,9 @@ class MlflowTracker:
         ]
         finals = {"val_accuracy": result.val_accuracy, "val_loss": result.val_loss, "params": result.params}
         finals |= {"train_seconds": result.train_seconds, "epochs_run": result.epochs_run}
+        finals |= {"val_examples": result.val_examples}
+        if (interval := result.val_interval) is not None:  # the 95% interval: how far the score can be trusted
+            finals |= {"val_accuracy_low": interval[0], "val_accuracy_high": interval[1]}
         metrics += [Metric(k, float(v), stamp, 0) for k, v in finals.items() if v is not None]
         tags = [RunTag(STATUS_TAG, result.status)]
         if result.error:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from nas_core.errors import NasError
-from nas_core.objectives import Objective, best_by
+from nas_core.objectives import Objective, best_by, ranked_by
 from nas_core.pareto import ParetoPoint, pareto_front
 from nas_core.results import COMPLETED, CandidateResult, failed
 from nas_core.search_loop import Candidate, run_search
@@ -54,6 +56,19 @@ def test_winner_rule_prefers_the_score_then_fewer_params() -> None:
     assert best_by(results, Objective()).index == 0  # accuracy: the most accurate
     assert best_by(results, Objective("accuracy_params", target=10_000)).index == 2  # tie on accuracy: fewer params
     assert best_by([failed("k", {}, "x")], Objective()) is None
+
+
+def test_a_tie_on_val_accuracy_goes_to_the_lower_val_loss_then_to_fewer_params() -> None:
+    """Val saturates on small splits: among candidates all at 1.0 the most confident one wins, not the smallest."""
+    saturated = [
+        replace(result(0, 1.0, 8_000), val_loss=0.030),
+        replace(result(1, 1.0, 90_000), val_loss=0.012),
+        replace(result(2, 1.0, 7_000), val_loss=0.012),
+        replace(result(3, 1.0, 1_000), val_loss=None),  # no loss recorded: ranks after every known loss
+        replace(result(4, 0.99, 500), val_loss=0.001),  # a lower loss never beats a higher accuracy
+    ]
+    assert [r.index for r in ranked_by(saturated, Objective())] == [2, 1, 0, 3, 4]
+    assert best_by(saturated, Objective()).index == 2
 
 
 def test_the_trade_off_winner_is_on_the_pareto_front() -> None:

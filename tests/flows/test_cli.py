@@ -180,7 +180,7 @@ def test_the_search_writes_its_report_and_nas_report_rebuilds_it(
 def test_dvc_plots_show_draws_the_candidates(searched: dict[str, Any], tmp_path: Path) -> None:
     root = searched["root"]
     rows = (root / "metrics/candidates.csv").read_text().strip().splitlines()
-    assert rows[0].startswith("index,val_accuracy,best_so_far,params")
+    assert rows[0].startswith("index,val_accuracy,val_accuracy_low,val_accuracy_high,val_loss,best_so_far,params")
     assert len(rows) == 1 + sum(r.ok for r in searched["results"])
     repo = tmp_path / "repo"
     (repo / "metrics").mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""The nightly deployment: built from params.yaml, served for real, one run triggered, and the champion rule."""
+"""The nightly deployment: built from params.yaml, served for real, one run triggered, and a worse retrain."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from prefect.deployments import run_deployment
 
 from flows.retrain import retrain_flow
 from flows.schedule import build_deployment, main
-from flows.tracking.champion import Champion, is_better
 from nas_core.config import validate_config
 from nas_core.errors import NasError
 from tests.conftest import write_params
@@ -39,14 +38,6 @@ def test_a_bad_cron_or_time_zone_names_its_key(tmp_path: Path) -> None:
         build_deployment(validate_config({"schedule": {"timezone": "Mars/Olympus"}}), "params.yaml")
     bad = write_params(tmp_path / "params.yaml", {"schedule": {"cron": "every night"}})
     assert main(["--params", str(bad)]) == 2  # refused before anything is served
-
-
-def test_only_a_strictly_better_accuracy_takes_the_title() -> None:
-    assert is_better(0.5, None)  # no champion yet
-    assert is_better(0.91, Champion("3", 0.90))
-    assert not is_better(0.90, Champion("3", 0.90))  # a tie keeps the current champion
-    assert not is_better(0.89, Champion("3", 0.90))
-    assert is_better(0.10, Champion("3", None))  # a hand-set champion with no recorded accuracy
 
 
 def wait_for_deployment(process: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> Any:
@@ -130,10 +121,10 @@ def test_a_worse_retrain_is_registered_but_the_champion_stays(
         root / "worse.yaml", NIGHTLY | {"train": {"learning_rate": 1e-7}, "retrain": {"epochs": 1}}
     )
     second = retrain_flow(params_path=str(worse_params))
-    assert second["test_accuracy"] < first["test_accuracy"]
-    assert second["champion"] is False
+    assert second["promotion_accuracy"] < first["promotion_accuracy"]  # what the rule compares; test is not read
+    assert second["champion"] is False and second["previous_champion_rescored"] is False  # the same data
     assert second["model_version"] == "2" and second["champion_version"] == "1"
-    assert second["previous_champion_accuracy"] == pytest.approx(first["test_accuracy"])
+    assert second["previous_champion_promotion_accuracy"] == pytest.approx(first["promotion_accuracy"])
     assert json.loads((root / "metrics/test.json").read_text())["champion"] is False
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
     assert client.get_model_version_by_alias("nas-test", "champion").version == 1

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.slow
 OVERRIDES = {
     "space": {"conv_blocks": [1, 2], "kernel_size": [5], "padding": ["valid", "same"], "pooling": ["max"]},
     "search": {"max_candidates": 6, "seed": 3},
+    # The default recipe: as many epochs as the winner's search training kept, two seeds, a 2-fold promotion score.
+    "retrain": {"epochs": None, "seeds": 2, "folds": 2},
 }
 
 
@@ -77,6 +79,9 @@ def test_search_writes_its_artifacts_and_counts_failures(pipeline: dict[str, Any
     assert summary["completed"] + summary["failed"] == 6
     best = json.loads((root / "artifacts/best_architecture.json").read_text())
     assert best["val_accuracy"] == summary["best_val_accuracy"]
+    low, high = summary["best_val_accuracy_interval"]
+    assert low <= summary["best_val_accuracy"] <= high and best["val_accuracy_interval"] == [low, high]
+    assert summary["val_examples"] == best["val_examples"] > 0
     space = json.loads((root / "artifacts/search_space.json").read_text())
     assert space["size"] > 0 and space["shape_rule"]["rejected"] > 0  # the 2-block valid-padding ones
     results = json.loads((root / "artifacts/search_results.json").read_text())
@@ -112,6 +117,9 @@ def test_every_candidate_is_a_child_run_with_params_metrics_and_artifacts(
         if status == "COMPLETED":
             assert child.info.status == "FINISHED"
             assert {"val_accuracy", "params", "train_seconds", "loss", "val_loss"} <= set(child.data.metrics)
+            metrics = child.data.metrics  # the score's 95% interval, from the number of val examples
+            assert metrics["val_examples"] == pipeline["prepared"]["splits"]["val"]["y_shape"][0]
+            assert metrics["val_accuracy_low"] <= metrics["val_accuracy"] <= metrics["val_accuracy_high"]
             history = client.get_metric_history(child.info.run_id, "loss")
             assert [m.step for m in history] == list(range(1, len(history) + 1)) and len(history) >= 1
             artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
@@ -124,7 +132,24 @@ def test_every_candidate_is_a_child_run_with_params_metrics_and_artifacts(
 def test_retrain_saves_scores_logs_and_registers_the_winner(pipeline: dict[str, Any], client: MlflowClient) -> None:
     root = pipeline["root"]
     test = json.loads((root / "metrics/test.json").read_text())
-    assert 0.0 <= test["test_accuracy"] <= 1.0 and test["epochs"] == 2
+    best = json.loads((root / "artifacts/best_architecture.json").read_text())
+    assert 0.0 <= test["test_accuracy"] <= 1.0
+    assert test["epochs"] == best["best_epoch"] >= 1  # the epoch whose weights the search kept
+    # Two seeds, both scored; the first is kept (chosen before any test score existed).
+    assert len(test["test_accuracies"]) == 2 and test["test_accuracy"] == test["test_accuracies"][0]
+    assert test["test_accuracy_mean"] == pytest.approx(np.mean(test["test_accuracies"]))
+    # The gap between search val and retrained test, against the noise of both.
+    assert test["search_val_accuracy"] == best["val_accuracy"]
+    assert test["val_test_gap"] == pytest.approx(best["val_accuracy"] - test["test_accuracy"])
+    assert test["gap_noise"] > 0.0 and test["gap_beyond_noise"] == (abs(test["val_test_gap"]) > test["gap_noise"])
+    # The promotion score: 2-fold CV on train+val, every example held out once.
+    n_train_val = sum(len(load_split(root / f"data/prepared/{s}.npz")[1]) for s in ("train", "val"))
+    assert test["promotion_examples"] == n_train_val and len(test["promotion_fold_accuracies"]) == 2
+    # The search's report, written again after the retrain: every score with its interval, and the gap's verdict.
+    report = (root / "reports" / best["search_run_id"] / "index.html").read_text()
+    assert "The winner, retrained" in report and "95% interval" in report
+    verdict = "larger than the noise" if test["gap_beyond_noise"] else "within the noise"
+    assert f"{test['val_test_gap']:+.4f}, {verdict}" in report.replace("<b>", "").replace("</b>", "")
     model = keras.saving.load_model(root / "models/winner.keras", safe_mode=True)
     x, y = load_split(root / "data/prepared/test.npz")
     accuracy = float(np.mean(model.predict(x, verbose=0).argmax(axis=1) == y))
@@ -133,6 +158,10 @@ def test_retrain_saves_scores_logs_and_registers_the_winner(pipeline: dict[str, 
     (retrain,) = runs_of_kind(client, "retrain")
     assert retrain.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert retrain.data.metrics["test_accuracy"] == pytest.approx(test["test_accuracy"])
+    assert retrain.data.metrics["promotion_accuracy"] == pytest.approx(test["promotion_accuracy"])
+    assert retrain.data.tags["nas.dataset_hash"] == pipeline["prepared"]["content_hash"]
+    by_seed = client.get_metric_history(retrain.info.run_id, "test_accuracy_by_seed")
+    assert [m.value for m in sorted(by_seed, key=lambda m: m.step)] == pytest.approx(test["test_accuracies"])
     champion = client.get_model_version_by_alias("nas-test", "champion")
     assert champion.run_id == retrain.info.run_id
     assert str(champion.version) == test["model_version"]
