@@ -54,6 +54,11 @@ def winner_quality() -> str:
             median = _acc(statistics.median(r[key] for r in ours["runs"]))
             lines.append(f"| {ours['label']}: {label} | {values} | {median} | | | |")
     if all("test_accuracy_sd" in r for r in ours["runs"]):
+        means = [r["test_accuracy_mean"] for r in ours["runs"]]
+        lines.append(
+            f"| {ours['label']}: test accuracy, mean over retrain seeds | {' | '.join(_acc(m) for m in means)} | "
+            f"{_acc(statistics.median(means))} | {_acc(min(means))} | | |"
+        )
         spreads = " | ".join(f"± {r['test_accuracy_sd']:.4f}" for r in ours["runs"])
         lines.append(f"| {ours['label']}: sd over retrain seeds | {spreads} | | | | |")
     return "\n".join(lines) + f"\n\nCommand: `{data['command']}`\n"
@@ -72,36 +77,61 @@ def seed_example() -> str:
         median = statistics.median(known) if known else None
         lines.append(f"| {label}: test accuracy | {' | '.join(_acc(v) for v in values)} | **{_acc(median)}** |")
     for side, label in (("plain", "plain"), ("ours", "ours")):
-        walls = " | ".join(f"{r[side]['wall_seconds']:.0f} s" for r in data["runs"])
-        lines.append(f"| {label}: wall | {walls} | |")
+        vals = " | ".join(_acc(r[side].get("best_val_accuracy")) for r in data["runs"])
+        lines.append(f"| {label}: best val accuracy | {vals} | |")
+    skipped = " | ".join(str(r["plain"]["skipped"]) for r in data["runs"])
+    lines.append(f"| plain: impossible models (skipped) | {skipped} | |")
     failed = " | ".join(str(r["ours"]["failed"]) for r in data["runs"])
     lines.append(f"| ours: impossible candidates (recorded FAILED) | {failed} | |")
     return "\n".join(lines) + f"\n\nDataset: {data['dataset']}. Command: `{data['command']}`\n"
 
 
-RECIPES = {
-    "cosine30": "30 epochs, cosine to zero (the old retrain)",
-    "best_epoch": "the search's constant rate, its best epoch",
-}
+def recipes(schedule: str) -> dict[str, str]:
+    rate = "constant rate" if schedule == "constant" else "cosine schedule"
+    return {
+        "cosine30": "30 epochs, cosine to zero (the old retrain)",
+        "best_epoch": f"the search's {rate}, its best epoch",
+    }
 
 
-def winner_selection() -> str:
-    data = _load("winner_selection")
-    seeds = data["seeds"]
+def selection_table(name: str) -> str:
+    data = _load(name)
+    seeds, labels = data["seeds"], recipes(data["search_schedule"])
     lines = [
+        f"Search schedule: {data['search_schedule']}.",
+        "",
         "| retrain recipe | selection rule | " + " | ".join(f"seed {s}" for s in seeds) + " | median | mean |",
         "|---|---|" + "---:|" * (len(seeds) + 2),
     ]
     for key, row in data["rules"].items():
         recipe, rule = (part.strip() for part in key.split("|", 1))
-        recipe = RECIPES.get(recipe, recipe)
         per_seed = " | ".join(_acc(v) for v in row["per_seed"])
-        lines.append(f"| {recipe} | {rule} | {per_seed} | {_acc(row['median'])} | {_acc(row['mean'])} |")
-    means = data["mean_over_all_candidates"]
-    everyone = ", ".join(f"{RECIPES.get(recipe, recipe)}: {_acc(value)}" for recipe, value in means.items())
+        lines.append(f"| {labels[recipe]} | {rule} | {per_seed} | {_acc(row['median'])} | {_acc(row['mean'])} |")
+    return "\n".join(lines) + "\n\n" + recipe_comparison(data["candidates"], labels) + "\n"
+
+
+def winner_selection() -> str:
+    return selection_table("winner_selection")
+
+
+def winner_selection_cosine() -> str:
+    return selection_table("winner_selection_cosine")
+
+
+def recipe_comparison(candidates: list[dict[str, Any]], labels: dict[str, str]) -> str:
+    """The two retrain recipes on every completed candidate, paired: each candidate trained both ways."""
+    from scipy.stats import wilcoxon
+
+    cosine = [c["test"]["cosine30"][0] for c in candidates]
+    constant = [statistics.mean(c["test"]["best_epoch"]) for c in candidates]
+    differences = [a - b for a, b in zip(cosine, constant, strict=True)]
+    p = float(wilcoxon(cosine, constant).pvalue)
+    p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
     return (
-        "\n".join(lines)
-        + f"\n\nMean test accuracy over all {len(data['candidates'])} completed candidates: {everyone}.\n"
+        f"Over all {len(candidates)} completed candidates, each retrained both ways: "
+        f"{labels['cosine30']} {_acc(statistics.mean(cosine))}, "
+        f"{labels['best_epoch']} {_acc(statistics.mean(constant))} (mean of its two seeds); "
+        f"paired difference {100 * statistics.mean(differences):+.2f} points, Wilcoxon signed-rank {p_text}."
     )
 
 
@@ -118,6 +148,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "winner_quality": winner_quality,
     "seed_example": seed_example,
     "winner_selection": winner_selection,
+    "winner_selection_cosine": winner_selection_cosine,
 }
 
 
@@ -134,7 +165,8 @@ def render(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only check; exit 1 if a block is stale")
-    parser.add_argument("files", nargs="*", type=Path, default=[REPO / "BENCHMARKS.md", REPO / "README.md"])
+    pages = [REPO / "BENCHMARKS.md", REPO / "README.md", REPO / "docs" / "benchmarks.md"]
+    parser.add_argument("files", nargs="*", type=Path, default=pages)
     args = parser.parse_args(argv)
     stale = []
     for path in args.files:

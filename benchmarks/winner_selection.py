@@ -1,18 +1,22 @@
 """Evidence for the winner rule and the retrain recipe, on tuning seeds only (issue 26).
 
-    .venv/bin/python -m benchmarks.winner_selection --seeds 100 101 102 103 104 105
+    .venv/bin/python -m benchmarks.winner_selection --seeds 100 101 102 103 104 --schedule constant \
+        --out benchmarks/results/winner_selection.json
+    .venv/bin/python -m benchmarks.winner_selection --seeds 100 101 102 103 104 --schedule cosine \
+        --out benchmarks/results/winner_selection_cosine.json
 
 For each tuning seed s, digits is split with data.seed = s (so no split here is the default
 split the pipeline reports on) and the default space is searched by random search with
-search.seed = s: 12 candidates trained as the search trains them (train split, Adam, early stop
-on val loss, patience 5, 20 epochs). Then every completed candidate is retrained on train+val with
-the search's recipe (two seeds) and the old recipe (one seed), and scored on that seed's test split: its "quality". A
-selection rule sees only val numbers; it is judged by the quality of the candidate it picks.
+search.seed = s: 12 candidates trained as the search trains them (train split, Adam with
+`--schedule`, early stop on val loss, patience 5, 20 epochs). Then every completed candidate is
+retrained on train+val with the search's own recipe stopped at its best epoch (two seeds, through
+the pipeline's `fit_final_model`) and with the old retrain (30 epochs, cosine to zero, one seed),
+and scored on that seed's test split: its "quality". A selection rule sees only val numbers; it
+is judged by the quality of the candidate it picks.
 
 Rules (all val-only): accuracy then fewest parameters (the old rule), accuracy then val loss,
 val loss alone, and the top 3 of "accuracy then val loss" re-scored by 3-fold cross-validation
-on train+val. Recipes: the old one (30 epochs, cosine decay to zero) and the search's own (Adam at
-the search's constant rate for the candidate's best epoch count).
+on train+val; and the oracle (the best on test), the ceiling no rule can pass.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import argparse
 import json
 import multiprocessing
 import statistics
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +56,19 @@ def splits(seed: int) -> Any:
     return split_and_scale(x, y, 0.15, 0.15, seed, "digits")
 
 
-def search_train(job: tuple[int, int, dict[str, Any], int]) -> dict[str, Any]:
+def search_settings(schedule: str) -> Any:
     from nas_core.train_settings import TrainSettings
+
+    return TrainSettings(EPOCHS, PATIENCE, BATCH, RATE, schedule=schedule)
+
+
+def search_train(job: tuple[int, int, dict[str, Any], int, str]) -> dict[str, Any]:
     from nas_core.training import Arrays, train_candidate
 
-    seed, index, arch, train_seed = job
+    seed, index, arch, train_seed, schedule = job
     s = splits(seed)
     result = train_candidate(
-        arch,
-        Arrays(s.x_train, s.y_train, s.x_val, s.y_val),
-        TrainSettings(EPOCHS, PATIENCE, BATCH, RATE),
-        train_seed,
+        arch, Arrays(s.x_train, s.y_train, s.x_val, s.y_val), search_settings(schedule), train_seed
     )
     best = int(np.argmin(result.history["val_loss"])) + 1 if result.ok else None
     return {
@@ -74,35 +82,36 @@ def search_train(job: tuple[int, int, dict[str, Any], int]) -> dict[str, Any]:
     }
 
 
-def retrain(job: tuple[int, dict[str, Any], str, int, int]) -> float:
-    """Train on train+val with a recipe, score test; returns the test accuracy."""
+def retrain(job: tuple[int, dict[str, Any], str, int, int, str]) -> float:
+    """Train on train+val with a recipe, score test; returns the test accuracy.
+
+    "cosine30" is the old retrain (30 epochs, cosine to zero); "best_epoch" is the search's own
+    recipe stopped at the candidate's best epoch, through the pipeline's `fit_final_model`.
+    """
     import keras
 
-    from nas_core.builder import build_model
-    from nas_core.training import compile_model
+    from nas_core.retraining import fit_final_model
+    from nas_core.train_settings import TrainSettings
 
-    seed, arch, recipe, best_epoch, train_seed = job
+    seed, arch, recipe, best_epoch, train_seed, schedule = job
     s = splits(seed)
     x, y = np.concatenate([s.x_train, s.x_val]), np.concatenate([s.y_train, s.y_val])
-    keras.utils.set_random_seed(train_seed)
-    model = build_model(arch, s.input_shape, s.num_classes)
     if recipe == "cosine30":
-        epochs, rate = 30, keras.optimizers.schedules.CosineDecay(RATE, 30 * -(-len(x) // BATCH))
+        settings = TrainSettings(30, batch_size=BATCH, learning_rate=RATE, schedule="cosine")
     else:
-        epochs, rate = best_epoch, RATE
-    compile_model(model, rate)
-    model.fit(x, y, epochs=epochs, batch_size=BATCH, verbose=0)
+        settings = TrainSettings(best_epoch, batch_size=BATCH, learning_rate=RATE, schedule=schedule)
+        settings = replace(settings, schedule_epochs=EPOCHS)
+    model, _ = fit_final_model(arch, x, y, s.num_classes, settings, train_seed)
     accuracy = float(model.evaluate(s.x_test, s.y_test, verbose=0)[1])
     keras.backend.clear_session()
     return accuracy
 
 
-def cv_score(job: tuple[int, dict[str, Any], int]) -> tuple[float, float]:
+def cv_score(job: tuple[int, dict[str, Any], int, str]) -> tuple[float, float]:
     """Mean val accuracy and val loss over FOLDS stratified folds of train+val (search recipe)."""
-    from nas_core.train_settings import TrainSettings
     from nas_core.training import Arrays, train_candidate
 
-    seed, arch, train_seed = job
+    seed, arch, train_seed, schedule = job
     s = splits(seed)
     x, y = np.concatenate([s.x_train, s.x_val]), np.concatenate([s.y_train, s.y_val])
     fold = np.empty(len(y), dtype=int)
@@ -113,9 +122,7 @@ def cv_score(job: tuple[int, dict[str, Any], int]) -> tuple[float, float]:
     accuracies, losses = [], []
     for k in range(FOLDS):
         held = fold == k
-        r = train_candidate(
-            arch, Arrays(x[~held], y[~held], x[held], y[held]), TrainSettings(EPOCHS, PATIENCE, BATCH, RATE), train_seed
-        )
+        r = train_candidate(arch, Arrays(x[~held], y[~held], x[held], y[held]), search_settings(schedule), train_seed)
         accuracies.append(r.val_accuracy or 0.0)
         losses.append(r.val_loss if r.val_loss is not None else 99.0)
     return float(np.mean(accuracies)), float(np.mean(losses))
@@ -146,17 +153,20 @@ RULES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102, 103, 104, 105])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102, 103, 104])
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant", help="the search's schedule")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/winner_selection.json")
     args = parser.parse_args()
     started = time.time()
     archs = {seed: candidates(seed) for seed in args.seeds}
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=_init) as pool:
-        jobs = [(seed, i, arch, seed * 1000 + i) for seed in args.seeds for i, arch in enumerate(archs[seed])]
+        jobs = [
+            (seed, i, arch, seed * 1000 + i, args.schedule) for seed in args.seeds for i, arch in enumerate(archs[seed])
+        ]
         found = [r for r in pool.map(search_train, jobs) if r["ok"]]
         print(f"searched: {len(found)} candidates completed ({time.time() - started:.0f} s)", flush=True)
         retrain_jobs = [
-            (c["seed"], archs[c["seed"]][c["index"]], recipe, c["best_epoch"], train_seed)
+            (c["seed"], archs[c["seed"]][c["index"]], recipe, c["best_epoch"], train_seed, args.schedule)
             for c in found
             for recipe, train_seed in RETRAINS
         ]
@@ -169,7 +179,7 @@ def main() -> None:
         cv_jobs = []
         for seed in args.seeds:
             mine = sorted((c for c in found if c["seed"] == seed), key=RULES["accuracy, then val loss"])[:TOP_K]
-            cv_jobs += [(seed, archs[seed][c["index"]], seed * 1000 + c["index"]) for c in mine]
+            cv_jobs += [(seed, archs[seed][c["index"]], seed * 1000 + c["index"], args.schedule) for c in mine]
             for c in mine:
                 c["cv_top"] = True
         for job, (accuracy, loss) in zip(cv_jobs, pool.map(cv_score, cv_jobs), strict=True):
@@ -201,7 +211,8 @@ def main() -> None:
         recipe: statistics.mean(statistics.mean(c["test"][recipe]) for c in found)
         for recipe in ("cosine30", "best_epoch")
     }
-    out = {"seeds": args.seeds, "candidates": found, "rules": table, "mean_over_all_candidates": all_scores}
+    out = {"seeds": args.seeds, "search_schedule": args.schedule, "command": " ".join(sys.argv)}
+    out |= {"candidates": found, "rules": table, "mean_over_all_candidates": all_scores}
     out["wall_seconds"] = round(time.time() - started, 1)
     args.out.write_text(json.dumps(out, indent=1))
     for k, v in table.items():

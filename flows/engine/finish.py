@@ -33,6 +33,7 @@ def summarize(
         "best_val_accuracy_interval": list(best.val_interval) if best and best.val_interval else None,
         "best_val_loss": best.val_loss if best else None,
         "val_examples": best.val_examples if best else None,
+        "candidates_within_noise_of_best": within_noise_of(best, results) if best else None,
         "best_params": best.params if best else None,
         "best_candidate": best.index if best else None,
         "total_train_seconds": round(sum(r.train_seconds for r in results), 2),
@@ -40,6 +41,21 @@ def summarize(
         "space_size": space_size,
     }
     return summary
+
+
+def within_noise_of(best: CandidateResult, results: Sequence[CandidateResult]) -> int | None:
+    """How many other completed candidates val cannot tell from the winner: their 95% intervals overlap.
+
+    Many means val saturated, and the tie-break (val loss) or chance picked among them.
+    """
+    if best.val_interval is None:
+        return None
+    low = best.val_interval[0]
+    return sum(
+        1
+        for r in results
+        if r is not best and r.score is not None and (interval := r.val_interval) is not None and interval[1] >= low
+    )
 
 
 def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from matplotlib.axes import Axes
@@ -10,10 +10,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from nas_core.architecture import describe
+from nas_core.objectives import Score, ranked_by
 from nas_core.pareto import ParetoPoint
 from nas_core.results import CandidateResult
 
-Score = Callable[[CandidateResult], float | None]
 OK_COLOR, FAIL_COLOR, BEST_COLOR, FRONT_COLOR = "#3b6ea8", "#c0392b", "#e67e22", "#27ae60"
 
 
@@ -139,7 +139,7 @@ def accuracy_vs_params(
 
 def learning_curves(results: Sequence[CandidateResult], score: Score, top: int = 5) -> Figure:
     """Val accuracy (solid) and train accuracy (dotted) per epoch for the best `top` candidates."""
-    ranked = sorted((r for r in results if score(r) is not None and r.history), key=lambda r: -(score(r) or 0.0))
+    ranked = ranked_by([r for r in results if r.history], score)  # the winner rule's order
     figure = Figure(figsize=(7, 3.8), dpi=110)
     axes = figure.subplots()
     colors = ["#3b6ea8", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d"]

@@ -30,7 +30,7 @@ from flows.tracking.schema import (
     STRATEGY_TAG,
 )
 from nas_core.errors import NasError
-from nas_core.objectives import Objective
+from nas_core.objectives import Objective, ranked_by
 from nas_core.results import COMPLETED, FAILED, CandidateResult
 
 MAX_COMPARED = 8  # the latest searches drawn in the comparison; older ones would only clutter it
@@ -129,7 +129,7 @@ def load_search(client: MlflowClient, run_id: str, manifest: dict[str, Any] | No
     )
     runs = _candidate_runs(client, parent.info.experiment_id, run_id)
     results = [_result_of(client, run) for run in runs]
-    top = {r.index for r in sorted(results, key=lambda r: -(objective(r) or -1.0))[:5]}
+    top = {r.index for r in ranked_by(results, objective)[:5]}  # the curves the report draws
     results = [_result_of(client, run, True) if r.index in top else r for run, r in zip(runs, results, strict=True)]
     same_data = manifest is not None and manifest.get("content_hash") == params.get("dataset_hash")
     return SearchData(

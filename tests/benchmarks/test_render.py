@@ -14,7 +14,8 @@ def test_a_block_is_rewritten_from_its_results_and_prose_around_it_stays(tmp_pat
     assert render.main(["--check", str(page)]) == 1  # a stale number is caught
     assert render.main([str(page)]) == 0
     text = page.read_text()
-    assert text.startswith("Prose before.\n<!-- render: winner_selection -->\n| retrain recipe |")
+    assert text.startswith("Prose before.\n<!-- render: winner_selection -->\nSearch schedule: constant.\n")
+    assert "| retrain recipe | selection rule |" in text
     assert text.endswith("<!-- /render -->\nProse after.\n") and "| stale |" not in text
     assert render.main(["--check", str(page)]) == 0
 

@@ -82,6 +82,7 @@ def test_search_writes_its_artifacts_and_counts_failures(pipeline: dict[str, Any
     low, high = summary["best_val_accuracy_interval"]
     assert low <= summary["best_val_accuracy"] <= high and best["val_accuracy_interval"] == [low, high]
     assert summary["val_examples"] == best["val_examples"] > 0
+    assert 0 <= summary["candidates_within_noise_of_best"] <= summary["completed"] - 1
     space = json.loads((root / "artifacts/search_space.json").read_text())
     assert space["size"] > 0 and space["shape_rule"]["rejected"] > 0  # the 2-block valid-padding ones
     results = json.loads((root / "artifacts/search_results.json").read_text())
