@@ -135,6 +135,19 @@ def recipe_comparison(candidates: list[dict[str, Any]], labels: dict[str, str]) 
     )
 
 
+def make_run_table(name: str) -> str:
+    """A benchmarks/make_run.py result: each variant's repeats, median, spread and ratio to the first."""
+    data = _load(name)
+    lines = ["| variant | seconds (each repeat) | median | spread | ratio |", "|---|---|---:|---:|---:|"]
+    for v in data["variants"]:
+        repeats = ", ".join(f"{t:.2f}" for t in v["seconds"])
+        lines.append(
+            f"| {v['label']} | {repeats} | {v['median_seconds']:.2f} | {v['spread_seconds']:.2f} | "
+            f"{v['ratio_to_baseline']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def make_run_output() -> str:
     """What `make run` printed at its end in the benchmark's run of the default params (search seed 0)."""
     data = _load("winner_quality")
@@ -144,6 +157,8 @@ def make_run_output() -> str:
 
 
 RENDERERS: dict[str, Callable[[], str]] = {
+    "make_run_early_start": lambda: make_run_table("make_run_early_start"),
+    "make_run": lambda: make_run_table("make_run"),
     "make_run_output": make_run_output,
     "winner_quality": winner_quality,
     "seed_example": seed_example,
