@@ -158,7 +158,8 @@ def learning_curves(results: Sequence[CandidateResult], score: Score, top: int =
     axes.set_ylabel("accuracy (val solid, train dotted)")
     axes.set_title(f"Learning curves of the top {min(top, len(ranked))} candidates")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="best")
+    if ranked:
+        axes.legend(fontsize=7, loc="best")
     figure.tight_layout()
     return figure
 

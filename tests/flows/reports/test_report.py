@@ -203,3 +203,17 @@ def test_the_report_renders_in_a_real_browser(tmp_path: Path) -> None:
     without_charts = colourful_share("without-charts")
     # The page itself is black and grey on white; only the charts bring colour (their lines and points).
     assert with_charts > 0.001 and with_charts > 10 * without_charts, "the page rendered without its charts"
+
+
+def test_a_search_without_learning_curves_draws_a_note_and_no_empty_legend() -> None:
+    """Candidates recovered without curves (a killed search) still give a chart, and matplotlib no warning."""
+    import warnings
+
+    from flows.reports.charts import learning_curves
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = learning_curves([failed("k", {}, "boom")], Objective())
+    (axes,) = figure.axes
+    assert axes.get_legend() is None
+    assert [t.get_text() for t in axes.texts] == ["no learning curves recorded"]
