@@ -2,7 +2,7 @@
 
 A candidate's val accuracy is a proportion of n val examples, so its noise follows from n alone.
 Wilson's interval, unlike the plain `p ± 1.96·sqrt(p(1-p)/n)`, stays inside [0, 1] and keeps a
-width at p = 1: 270 val images all right still leaves [0.986, 1.0], which is what "val saturates"
+width at p = 1: 269 val images (digits) all right still leave [0.986, 1.0], which is what "val saturates"
 means in numbers. Two accuracies whose intervals overlap are not told apart by that data.
 """
 
