@@ -184,6 +184,7 @@ def rescore_champion(
 
 def log_to_mlflow(
     cfg: NasConfig,
+    tracker: MlflowTracker,
     winner: dict[str, Any],
     model: Any,
     history: dict[str, list[float]],
@@ -194,7 +195,6 @@ def log_to_mlflow(
 ) -> dict[str, Any]:
     """A retrain run under the search's parent run, with the model logged and registered; it takes the
     `champion` alias only if its promotion score beats the current champion's (flows/tracking/champion.py)."""
-    tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
     client = tracker.client
     tags = {PARENT_TAG: winner["search_run_id"], KIND_TAG: KIND_RETRAIN, CANDIDATE_HASH_TAG: winner["key"]}
     tags |= {TRIGGER_TAG: trigger, DATASET_HASH_TAG: manifest["content_hash"]}
@@ -277,10 +277,10 @@ def retrain_flow(
     model.save(partial_path)
     partial_path.replace(WINNER_MODEL)  # atomic: winner.keras is the old model or the new one, never half of one
     trigger = "scheduled" if scheduled else "manual"
-    metrics |= log_to_mlflow(cfg, winner, model, history, metrics, manifest, data, trigger)
+    tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+    metrics |= log_to_mlflow(cfg, tracker, winner, model, history, metrics, manifest, data, trigger)
     write_json(TEST_METRICS, metrics)
     logger.info("%s", describe_outcome(metrics, cfg.retrain.model_name))
-    tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
     report_after_retrain(tracker.client, tracker.experiment_id, winner["search_run_id"], manifest, logger)
     return metrics
 

@@ -60,16 +60,12 @@ def fit_final_model(
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Held-out scores of one recipe over k folds: the mean is the promotion score, the spread its noise."""
+    """Held-out scores of one recipe over k folds: their mean, weighted by fold size, is the promotion score."""
 
     accuracy: float
     loss: float
     fold_accuracies: tuple[float, ...]
     examples: int
-
-    @property
-    def spread(self) -> float:
-        return float(np.std(self.fold_accuracies, ddof=1)) if len(self.fold_accuracies) > 1 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {

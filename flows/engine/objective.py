@@ -59,9 +59,10 @@ class SearchObjective:
         self.budget = ParamBudget(strategy, self.count, self.max_params, on_skip=on_skip)
         return self.budget
 
-    def train_settings(self, train: dict[str, Any]) -> TrainSettings:
-        """params.yaml `train`, plus the latency measurement when the objective needs it."""
-        return TrainSettings(**train, latency_batch=self.latency_batch)
+    def train_settings(self, train: dict[str, Any], schedule_epochs: int) -> TrainSettings:
+        """params.yaml `train`, the epochs its schedule spans (`NasConfig.schedule_epochs`), and the
+        latency measurement when the objective needs it."""
+        return TrainSettings(**train, schedule_epochs=schedule_epochs, latency_batch=self.latency_batch)
 
     @property
     def skipped(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -87,5 +87,5 @@ def set_up_search(cfg: NasConfig, manifest: dict[str, Any]) -> SearchSetup:
     space, to_candidate, key = search_space_for(cfg, input_shape)
     strategy = make_strategy(cfg.search.strategy, space, seed=cfg.search.seed, key=key, **cfg.search.strategy_options)
     objective = SearchObjective(cfg.search, space, input_shape, manifest["num_classes"])  # docs "Multi-objective"
-    settings = replace(objective.train_settings(cfg.train.model_dump()), schedule_epochs=cfg.schedule_epochs)
+    settings = objective.train_settings(cfg.train.model_dump(), cfg.schedule_epochs)
     return SearchSetup(manifest, input_shape, space, to_candidate, strategy, objective, settings)

@@ -136,7 +136,7 @@ def train_standalone(
         progress.finished(candidate, result)
 
     trainer = make_trainer(cfg.search, len(architectures))
-    settings = search.objective.train_settings(cfg.train.model_dump())
+    settings = search.objective.train_settings(cfg.train.model_dump(), cfg.schedule_epochs)
     evaluator = PrefectEvaluator(trainer, search.data_dir, settings, cfg.search.seed)
     try:
         return run_search(
