@@ -70,7 +70,7 @@ def search_train(job: tuple[int, int, dict[str, Any], int, str]) -> dict[str, An
     result = train_candidate(
         arch, Arrays(s.x_train, s.y_train, s.x_val, s.y_val), search_settings(schedule), train_seed
     )
-    best = int(np.argmin(result.history["val_loss"])) + 1 if result.ok else None
+    best = result.best_epoch if result.ok else None
     return {
         "seed": seed,
         "index": index,
