@@ -25,11 +25,15 @@ from flows.engine.progress import count_recovered, make_progress
 from flows.engine.rungs import multifidelity_loop
 from flows.engine.setup import search_preflight, set_up_search
 from flows.engine.space_check import space_record
+from flows.engine.warm_start import remember_history, start_warm
+from flows.io.dvc_version import directory_md5
 from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR
 from flows.runtime.dask_runner import prefect_api_for_workers
 from flows.runtime.entry import run_stage
+from flows.tracking.history import history_key
 from flows.tracking.resume import open_search
+from flows.tracking.schema import DATA_DVC_MD5_TAG, HISTORY_TAG
 from nas_core.config import NasConfig
 from nas_core.estimation_config import MULTI_FIDELITY, WEIGHT_SHARING
 from nas_core.graph_space import GraphSpace
@@ -47,6 +51,7 @@ def search_flow(
     """Run the whole search and write its artifacts; raises `SearchAborted` when every candidate failed.
 
     An unfinished (killed) run of the same search is resumed unless `fresh` (flows/tracking/resume.py).
+    A warm start (flows/engine/warm_start.py) tells the strategy what earlier searches trained first.
     """
     started = time.perf_counter()
     logger = get_run_logger()
@@ -63,11 +68,15 @@ def search_flow(
         logger.info("search space: %s distinct architectures; strategy %s", f"{space_size:,}", cfg.search.strategy)
 
     trigger = "scheduled" if scheduled else "manual"
-    opened = open_search(tracker, cfg, manifest["content_hash"], to_candidate, logger, trigger, fresh)
+    key = history_key(cfg, manifest["content_hash"])
+    tags = {HISTORY_TAG: key, DATA_DVC_MD5_TAG: directory_md5(Path(data_dir))}  # the data's DVC version
+    opened = open_search(tracker, cfg, manifest["content_hash"], to_candidate, logger, trigger, fresh, extra_tags=tags)
     tracker.log_search_space(space_record(cfg, manifest))  # the space stage's file, or the same record made now
+    warm = start_warm(setup, tracker, key, opened.parent_run_id, scheduled, logger)
     objective = setup.objective
     progress = make_progress(cfg.search.max_candidates, logger, objective.objective)
-    strategy = objective.constrain(setup.strategy, on_skip=progress.skipped_over_limit)
+    strategy = objective.constrain(setup.strategy(warm.seed, warm.first), on_skip=progress.skipped_over_limit)
+    remember_history(strategy, warm, setup)  # before this search's own recovered candidates, as it first ran
     count_recovered(progress, opened.replay)
     run_ids: dict[int, str] = {}
 
@@ -113,6 +122,7 @@ def search_flow(
         started=started,
         space_size=space_size,
         logger=logger,
+        warm=warm,
     )
 
 

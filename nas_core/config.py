@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from nas_core.errors import NasError
 from nas_core.estimation_config import (
     MULTI_FIDELITY,
+    WEIGHT_SHARING,
     DartsConfig,
     Estimation,
     HyperbandConfig,
@@ -107,6 +108,29 @@ class SpaceConfig(_Section):
         return values
 
 
+class WarmStartConfig(_Section):
+    """Start a search from the candidates earlier searches trained (docs/operations/nightly.md#warm-start).
+
+    History is every finished candidate of earlier searches on the same data, space, training
+    and objective: told to the strategy first, never trained again, and in the race for winner.
+    `from` adds transfer: the `top_k` best architectures of another search (an experiment name
+    or a search run id), trained fresh on this data as the first candidates.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    enabled: Literal[True, False, "scheduled"] = Field(
+        default="scheduled", description="scheduled: nightly runs only; true: every run; false: never"
+    )
+    from_: str | None = Field(default=None, alias="from", description="experiment name or search run id to transfer")
+    top_k: int = Field(default=5, gt=0, description="architectures taken over from `from`")
+
+    def applies(self, scheduled: bool, estimation: str = "full") -> bool:
+        """On for this run? Never for one-shot and DARTS, which have no candidates to carry over."""
+        wanted = self.enabled is True or (self.enabled == "scheduled" and scheduled)
+        return wanted and estimation not in ("oneshot", "darts")
+
+
 class SearchConfig(_Section):
     """Which strategy, how many candidates, and how they run."""
 
@@ -118,6 +142,7 @@ class SearchConfig(_Section):
     seed: int = 0
     recycle_after: int = Field(default=10, gt=0, description="restart a worker process after this many candidates")
     resume: bool = Field(default=True, description="continue an unfinished (killed) run of the same search")
+    warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig)
     strategy_options: dict[str, Any] = Field(default_factory=dict)
     # Cheaper performance estimation (docs/estimation.md):
     estimation: Estimation = "full"
@@ -145,6 +170,20 @@ class SearchConfig(_Section):
                 " (only a remote cluster, search.executor: dask with search.dask_address, may use more)"
             )
         return value
+
+    @field_validator("warm_start", mode="before")
+    @classmethod
+    def _warm_start_shorthand(cls, value: Any) -> Any:
+        """`warm_start: true` (or false, or scheduled) is short for `warm_start: {enabled: ...}`."""
+        return {"enabled": value} if isinstance(value, bool | str) else value
+
+    @model_validator(mode="after")
+    def _warm_start_needs_candidates(self) -> SearchConfig:
+        """One-shot and DARTS train no candidates one by one, so there is nothing to carry over."""
+        wanted = self.warm_start.enabled is True or self.warm_start.from_ is not None
+        if wanted and self.estimation in WEIGHT_SHARING:
+            raise ValueError(f"warm_start: not available with search.estimation {self.estimation!r}")
+        return self
 
     @model_validator(mode="after")
     def _graph_has_no_param_count(self) -> SearchConfig:
@@ -196,11 +235,25 @@ class TrackingConfig(_Section):
     experiment: str = Field(default="nas", min_length=1)
 
 
+class NotifyConfig(_Section):
+    """Who hears of a nightly run that failed."""
+
+    webhook: str | None = Field(default=None, description="an http(s) URL that gets a JSON POST when a night fails")
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
+
+
 class ScheduleConfig(_Section):
-    """When the nightly search runs."""
+    """When the nightly search runs, and who hears when a night fails."""
 
     cron: str = "0 2 * * *"
     timezone: str = "UTC"
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
 
 class NasConfig(_Section):

@@ -1,9 +1,11 @@
 """The end of every search, whatever its estimation method: one winner rule, the same files, the same records.
 
 Full training, median stopping, successive halving, Hyperband, one-shot and DARTS all end here:
-the winner is `SearchObjective.winner` (the objective, then val loss, then size), and the
-stage writes metrics/search.json, metrics/candidates.csv, artifacts/search_results.json and
-artifacts/best_architecture.json, closes the parent run and attaches the report.
+the winner is `SearchObjective.winner` (the objective, then val loss, then size) over this
+search's candidates and, when it was warm-started, every one earlier searches trained on the same
+data and space (the best so far). The stage writes metrics/search.json, metrics/candidates.csv,
+artifacts/search_results.json and artifacts/best_architecture.json, closes the parent run and
+attaches the report.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flows.engine.objective import SearchObjective
+from flows.engine.warm_start import WarmStart
 from flows.io.artifacts import write_json
 from flows.io.paths import BEST_ARCHITECTURE, CANDIDATES_CSV, SEARCH_METRICS, SEARCH_RESULTS
 from flows.reports.page import SearchData, write_plot_data
+from flows.tracking.history import History, Known
 from flows.tracking.search_record import report_after_search
 from flows.tracking.tracker import MlflowTracker
 from nas_core.errors import SearchAborted
@@ -25,15 +29,20 @@ from nas_core.search_loop import describe_budget
 
 
 def summarize(
-    results: Sequence[CandidateResult], wall_seconds: float, space_size: int | None, best: CandidateResult | None
+    results: Sequence[CandidateResult],
+    wall_seconds: float,
+    space_size: int | None,
+    best: CandidateResult | None,
+    contenders: Sequence[CandidateResult] | None = None,
 ) -> dict[str, Any]:
+    """This search's counts and time; the winner's figures among `contenders` (default: `results`)."""
     summary: dict[str, Any] = describe_budget(results)
     summary |= {
         "best_val_accuracy": best.val_accuracy if best else None,
         "best_val_accuracy_interval": list(best.val_interval) if best and best.val_interval else None,
         "best_val_loss": best.val_loss if best else None,
         "val_examples": best.val_examples if best else None,
-        "candidates_within_noise_of_best": within_noise_of(best, results) if best else None,
+        "candidates_within_noise_of_best": within_noise_of(best, contenders or results) if best else None,
         "best_params": best.params if best else None,
         "best_candidate": best.index if best else None,
         "total_train_seconds": round(sum(r.train_seconds for r in results), 2),
@@ -58,8 +67,13 @@ def within_noise_of(best: CandidateResult, results: Sequence[CandidateResult]) -
     )
 
 
-def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id: str) -> dict[str, Any]:
-    """artifacts/best_architecture.json: what the retrain stage trains, and where it came from."""
+def winner_record(
+    best: CandidateResult, manifest: Mapping[str, Any], parent_id: str, origin: Known | None = None
+) -> dict[str, Any]:
+    """artifacts/best_architecture.json: what the retrain stage trains, and where it came from.
+
+    A winner from history (`origin`) names the earlier search and run that trained it.
+    """
     return {
         "architecture": best.architecture,
         "key": best.key,
@@ -71,7 +85,10 @@ def winner_record(best: CandidateResult, manifest: Mapping[str, Any], parent_id:
         "params": best.params,
         "epochs_run": best.epochs_run,
         "best_epoch": best.best_epoch,
-        "search_run_id": parent_id,
+        "search_run_id": origin.search_run_id if origin else parent_id,
+        "candidate_run_id": origin.run_id if origin else None,
+        "from_history": origin is not None,
+        "named_by_search_run_id": parent_id,
         "input_shape": list(manifest["input_shape"]),
         "num_classes": manifest["num_classes"],
     }
@@ -88,26 +105,35 @@ def finish_search(
     space_size: int | None,
     logger: logging.Logger | logging.LoggerAdapter[Any],
     extra: Mapping[str, Any] | None = None,
+    warm: WarmStart | None = None,
 ) -> dict[str, Any]:
     """Name the winner, write the stage's outputs and close the parent run; `SearchAborted` if all failed."""
     parent_id = tracker.parent_run_id or ""
-    best = objective.winner(results)
-    summary = summarize(results, time.perf_counter() - started, space_size, best) | objective.summary(results, best)
+    history = warm.history if warm else History()
+    contenders = results + history.results  # a warm start's winner is the best so far on this data and space
+    best = objective.winner(contenders)
+    summary = summarize(results, time.perf_counter() - started, space_size, best, contenders)
+    summary |= objective.summary(contenders, best) | (warm.summary() if warm else {})
+    if history.known:
+        own_best = objective.winner(results)
+        summary["this_search_best_val_accuracy"] = own_best.val_accuracy if own_best else None
+        summary["winner_from_history"] = best is not None and history.origin(best) is not None
     summary |= dict(extra or {})
     write_json(SEARCH_METRICS, summary)
     write_plot_data(results, objective.objective, CANDIDATES_CSV)
     write_json(SEARCH_RESULTS, [r.to_dict() | {"summary": None} for r in results])
-    if best is None:
+    if best is None or (results and not any(r.ok for r in results)):  # history alone does not make a night
         BEST_ARCHITECTURE.unlink(missing_ok=True)
         tracker.finish_search(summary, failed=True)
         reasons = sorted({r.error or "unknown" for r in results})
         raise SearchAborted(
             f"all {len(results)} candidates failed, so there is no winner; reasons: {'; '.join(reasons[:3])}"
         )
-    write_json(BEST_ARCHITECTURE, winner_record(best, manifest, parent_id))
+    write_json(BEST_ARCHITECTURE, winner_record(best, manifest, parent_id, history.origin(best)))
     tracker.finish_search(summary)
     logger.info(
-        "best: candidate %d, val accuracy %.4f, %s params (%d of %d candidates failed)",
+        "best%s: candidate %d, val accuracy %.4f, %s params (%d of %d candidates failed)",
+        " so far (trained by an earlier search)" if history.origin(best) else "",
         best.index,
         best.val_accuracy or 0.0,
         f"{best.params:,}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -73,19 +73,26 @@ def search_space_for(
 class SearchSetup:
     """What a search derives from params.yaml and the prepared data before it trains anything."""
 
+    cfg: NasConfig
     manifest: dict[str, Any]
     input_shape: tuple[int, ...]
     space: SearchSpace | GraphSpace
     to_candidate: Callable[[int, Sample], Candidate]
-    strategy: Wrapper  # not yet constrained to `search.max_params`
+    key: Callable[[Sample], str]  # when two samples are the same architecture
     objective: SearchObjective
     settings: TrainSettings
+
+    def strategy(self, seed: int, first: Sequence[Sample] = ()) -> Wrapper:
+        """The strategy of params.yaml on `seed` (`search.seed`, or a warm-started night's own), taking in
+        `first` from a transfer; not yet constrained to `search.max_params`."""
+        search = self.cfg.search
+        options = search.strategy_options
+        return make_strategy(search.strategy, self.space, seed=seed, key=self.key, first=first, **options)
 
 
 def set_up_search(cfg: NasConfig, manifest: dict[str, Any]) -> SearchSetup:
     input_shape = tuple(int(d) for d in manifest["input_shape"])
     space, to_candidate, key = search_space_for(cfg, input_shape)
-    strategy = make_strategy(cfg.search.strategy, space, seed=cfg.search.seed, key=key, **cfg.search.strategy_options)
     objective = SearchObjective(cfg.search, space, input_shape, manifest["num_classes"])  # docs "Multi-objective"
     settings = objective.train_settings(cfg.train.model_dump(), cfg.schedule_epochs)
-    return SearchSetup(manifest, input_shape, space, to_candidate, strategy, objective, settings)
+    return SearchSetup(cfg, manifest, input_shape, space, to_candidate, key, objective, settings)

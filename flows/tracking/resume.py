@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -96,12 +96,16 @@ def resumable(run: Run) -> bool:
     return status == "FAILED" and run.data.metrics.get("interrupted") == 1.0
 
 
-def all_runs(tracker: MlflowTracker, filter_string: str, order_by: list[str] | None = None) -> list[Run]:
+def all_runs(
+    tracker: MlflowTracker, filter_string: str, order_by: list[str] | None = None, experiment_id: str | None = None
+) -> list[Run]:
+    """Every run of the tracker's experiment (or of `experiment_id`) that matches, page by page."""
     runs: list[Run] = []
     token: str | None = None
+    experiments = [experiment_id or tracker.experiment_id]
     while True:
         page = tracker.client.search_runs(
-            [tracker.experiment_id], filter_string, max_results=1000, order_by=order_by, page_token=token
+            experiments, filter_string, max_results=1000, order_by=order_by, page_token=token
         )
         runs.extend(page)
         token = page.token
@@ -217,15 +221,19 @@ def open_search(
     logger: Logger,
     trigger: str = "manual",
     fresh: bool = False,
+    extra_tags: Mapping[str, str] | None = None,
 ) -> OpenedSearch:
-    """Resume the unfinished run of this search if there is one (unless `fresh`), else start a new one."""
+    """Resume the unfinished run of this search if there is one (unless `fresh`), else start a new one.
+
+    `extra_tags` go on the parent run from its creation (or again on resuming it).
+    """
     key = resume_key(cfg, dataset_hash)
     previous = find_unfinished(tracker, key, logger)
     if previous is not None and (fresh or not cfg.search.resume):
         why = "--fresh" if fresh else "search.resume is false"
         logger.info("starting a new search (%s); unfinished search %s is left as it is", why, previous.info.run_id)
         previous = None
-    tags = {RESUME_TAG: key, OWNER_TAG: owner_tag()}
+    tags = {RESUME_TAG: key, OWNER_TAG: owner_tag()} | dict(extra_tags or {})
     if previous is None:
         parent_id = tracker.start_search(
             cfg.model_dump(mode="json"), dataset_hash, cfg.search.strategy, trigger, extra_tags=tags

@@ -15,14 +15,20 @@ KIND_TAG = "nas.kind"
 KIND_SEARCH = "search"
 KIND_CANDIDATE = "candidate"
 KIND_RETRAIN = "retrain"
+KIND_NIGHT = "night"  # a nightly run that failed or crashed (flows/tracking/night_failure.py)
 
 # A search's parent run.
 STRATEGY_TAG = "nas.strategy"
 DATASET_HASH_TAG = "nas.dataset_hash"
+DATA_DVC_MD5_TAG = "nas.data_dvc_md5"  # DVC's md5 of data/prepared: the version `dvc.lock` names
 TRIGGER_TAG = "nas.trigger"  # manual | scheduled
 RESUME_TAG = "nas.resume_key"  # the same search (space, data, strategy, seed) on every run of it
 OWNER_TAG = "nas.owner"  # host and pid of the process running the search
 HEARTBEAT_TAG = "nas.heartbeat"  # refreshed while the search runs, so another host can tell it is alive
+HISTORY_TAG = "nas.history_key"  # the same data, space and scoring: searches that warm-start each other
+SEARCH_SEED_TAG = "nas.search_seed"  # the seed the strategy really used (fresh each warm-started night)
+WARM_START_TAG = "nas.warm_start"  # off | history | transfer: what this search started from
+WARM_START_ARTIFACT = "warm_start.json"  # the earlier runs this search was told about
 
 # A candidate's child run.
 CANDIDATE_HASH_TAG = "nas.candidate_hash"
@@ -39,6 +45,11 @@ DERIVED_BY_TAG = "nas.derived_by"  # DARTS: the architecture came from the super
 
 # A search's parent run: artifacts.
 SPACE_ARTIFACT = "search_space.json"  # the space stage's record (flows/space.py)
+
+# A failed night's run.
+FLOW_RUN_ID_TAG = "nas.flow_run_id"  # the Prefect flow run, to find its logs
+PREFECT_STATE_TAG = "nas.prefect_state"  # Failed | Crashed, as Prefect named the flow run's final state
+ERROR_TAG_LIMIT = 5000  # of nas.error; MLflow keeps tag values up to 8000 characters
 
 # The retrain run.
 CHAMPION_TAG = "nas.champion"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nas_core.errors import NasError
@@ -18,10 +18,10 @@ from nas_core.strategies import (
     reinforce,  # noqa: F401  (registers "reinforce")
 )
 from nas_core.strategies.base import Strategy
-from nas_core.strategies.middleware import Deduplicated, FailureAware, Wrapper
+from nas_core.strategies.middleware import Deduplicated, FailureAware, Primed, Wrapper
 from nas_core.strategies.registry import registered
 
-__all__ = ["Deduplicated", "FailureAware", "Strategy", "Wrapper", "available_strategies", "make_strategy"]
+__all__ = ["Deduplicated", "FailureAware", "Primed", "Strategy", "Wrapper", "available_strategies", "make_strategy"]
 
 
 def available_strategies() -> list[str]:
@@ -33,11 +33,14 @@ def make_strategy(
     space: SearchSpace | GraphSpace,
     seed: int = 0,
     key: Callable[[Sample], str] | None = None,
+    first: Sequence[Sample] = (),
     **options: Any,
 ) -> Wrapper:
     """Build the named strategy, wrapped so that it never repeats itself and survives failures.
 
     `key` decides when two samples are the same architecture (default: the canonical sample).
+    `first`: architectures handed over from another search (`search.warm_start.from`), which the
+    strategy takes in through `prime`.
     """
     strategies = registered()
     if name not in strategies:
@@ -46,4 +49,5 @@ def make_strategy(
         inner = strategies[name](space, seed=seed, **options)  # type: ignore[arg-type]  # only graph takes a GraphSpace
     except TypeError as error:
         raise NasError(f"search.strategy_options: {error}") from None
-    return Deduplicated(FailureAware(inner), key=key)
+    failure_aware = FailureAware(inner)
+    return Deduplicated(Primed(failure_aware, first) if first else failure_aware, key=key)

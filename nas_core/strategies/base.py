@@ -7,6 +7,7 @@ no Keras, no files, no tracking. That keeps every strategy testable on toy objec
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -36,3 +37,19 @@ class Strategy(ABC):
     @abstractmethod
     def tell(self, sample: Sample, score: float) -> None:
         """The score of a sample that `ask` returned."""
+
+    def remember(self, sample: Sample, score: float) -> None:
+        """A result of an earlier search on the same data and space (warm start), told before any `ask`.
+
+        By default it is told like any result; a strategy whose first proposals are blind (evolution's
+        random first population) overrides this so that history takes their place.
+        """
+        self.tell(sample, score)
+
+    def prime(self, samples: Sequence[Sample]) -> list[Sample]:
+        """Architectures handed over from a search on other data (transfer); returns those to propose first.
+
+        By default all of them go first, before the strategy's own proposals; their scores on this
+        data come back through `tell` like any other.
+        """
+        return list(samples)

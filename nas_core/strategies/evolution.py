@@ -9,6 +9,7 @@ so a model that was lucky once cannot rule forever: the population keeps being r
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -82,6 +83,17 @@ class RegularizedEvolution(Strategy):
         picked = self.rng.choice(len(self.population), size=k, replace=False)
         best = max(picked, key=lambda i: self.population[int(i)][1])
         return dict(self.population[int(best)][0])
+
+    def remember(self, sample: Sample, score: float) -> None:
+        """Earlier searches' results fill the first population in place of random members."""
+        self.tell(sample, score)
+        self.random_asked = min(self.random_asked + 1, self.population_size)
+
+    def prime(self, samples: Sequence[Sample]) -> list[Sample]:
+        """Architectures from another search are the first population (the rest is random, as usual)."""
+        first = list(samples)[: self.population_size]
+        self.random_asked += len(first)
+        return first
 
     def tell(self, sample: Sample, score: float) -> None:
         self.population.append((self.space.complete(sample), float(score)))

@@ -1,12 +1,14 @@
 """Behaviour shared by every strategy, as wrappers around one (NNI's middleware idea).
 
-`Deduplicated` never proposes the same architecture twice; `FailureAware` turns a failed
-candidate (score `None`) into a poor but finite score, so no strategy has to special-case it.
+`Deduplicated` never proposes the same architecture twice (nor one an earlier search trained,
+once `remember` has told it); `FailureAware` turns a failed candidate (score `None`) into a poor
+but finite score, so no strategy has to special-case it; `Primed` proposes architectures handed
+over from another search first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from nas_core.space import Sample, SearchSpace, sample_key
 from nas_core.strategies.base import Strategy
@@ -36,6 +38,12 @@ class Wrapper:
     def tell(self, sample: Sample, score: float | None) -> None:
         self.inner.tell(sample, score)  # type: ignore[arg-type]
 
+    def remember(self, sample: Sample, score: float | None) -> None:
+        self.inner.remember(sample, score)  # type: ignore[arg-type]
+
+    def prime(self, samples: Sequence[Sample]) -> list[Sample]:
+        return self.inner.prime(samples)
+
 
 class FailureAware(Wrapper):
     """A failed candidate is told to the strategy as the worst score seen so far (0.0 at first)."""
@@ -46,11 +54,16 @@ class FailureAware(Wrapper):
         self.default = default
 
     def tell(self, sample: Sample, score: float | None) -> None:
+        self.inner.tell(sample, self._finite(score))
+
+    def remember(self, sample: Sample, score: float | None) -> None:
+        self.inner.remember(sample, self._finite(score))
+
+    def _finite(self, score: float | None) -> float:
         if score is None:
-            score = self.default if self.worst is None else self.worst
-        else:
-            self.worst = score if self.worst is None else min(self.worst, score)
-        self.inner.tell(sample, score)
+            return self.default if self.worst is None else self.worst
+        self.worst = score if self.worst is None else min(self.worst, score)
+        return score
 
 
 class Deduplicated(Wrapper):
@@ -103,3 +116,25 @@ class Deduplicated(Wrapper):
         self.inner.tell(sample, score)  # type: ignore[arg-type]
         for duplicate in self.waiting.pop(key, []):
             self.inner.tell(duplicate, score)  # type: ignore[arg-type]
+
+    def remember(self, sample: Sample, score: float | None) -> None:
+        """An architecture an earlier search trained: known from now on, so never proposed again."""
+        key = self.key(sample)
+        self.proposed.add(key)
+        self.scores[key] = score
+        self.inner.remember(sample, score)  # type: ignore[arg-type]
+
+
+class Primed(Wrapper):
+    """Proposes the architectures `inner.prime` keeps from a transfer before asking `inner` for its own.
+
+    Wrapped by `Deduplicated`, so one that this data's history already holds is skipped.
+    """
+
+    def __init__(self, inner: Strategy | Wrapper, samples: Sequence[Sample]) -> None:
+        super().__init__(inner)
+        self.first = list(inner.prime(samples))
+
+    def ask(self, n: int = 1) -> list[Sample]:
+        taken, self.first = self.first[:n], self.first[n:]
+        return taken + (self.inner.ask(n - len(taken)) if len(taken) < n else [])

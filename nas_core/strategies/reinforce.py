@@ -16,6 +16,7 @@ seed fixes the whole sequence without touching Keras's global random state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ class Reinforce(Strategy):
       baseline_decay: weight of the past in the moving-average baseline.
       entropy_weight: bonus for keeping the policy spread out.
       uniform_mix: share of each step's distribution that stays uniform (exploration floor).
+      prime_steps: likelihood steps towards architectures handed over by `search.warm_start.from`.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class Reinforce(Strategy):
         baseline_decay: float = 0.8,
         entropy_weight: float = 0.01,
         uniform_mix: float = 0.3,
+        prime_steps: int = 20,
     ) -> None:
         super().__init__(space, seed)
         if hidden_units < 1 or batch_size < 1 or learning_rate <= 0:
@@ -60,6 +63,7 @@ class Reinforce(Strategy):
         self.baseline_decay = baseline_decay
         self.entropy_weight = entropy_weight
         self.uniform_mix = uniform_mix
+        self.prime_steps = prime_steps
         self.sizes = [len(d.choices) for d in space.dimensions]
         # Token 0 starts the sequence; choice c of dimension t is token 1 + offsets[t] + c.
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(int)
@@ -162,6 +166,21 @@ class Reinforce(Strategy):
             actions[:, t] = np.minimum((np.cumsum(p, axis=1) < uniforms[:, t : t + 1]).sum(axis=1), size - 1)
             token = 1 + self.offsets[t] + actions[:, t]
         return actions
+
+    def prime(self, samples: Sequence[Sample]) -> list[Sample]:
+        """Architectures from another search become the controller's starting distribution.
+
+        A policy-gradient step with advantage 1 is a maximum-likelihood step: `prime_steps` of them
+        move probability towards the handed-over choices, while `uniform_mix` keeps every choice
+        reachable. Nothing is proposed first: the controller samples from where it now starts.
+        """
+        if samples:
+            actions = np.array([self._encode(s) for s in samples], dtype="int32")
+            ones = np.ones(len(actions), dtype="float32")
+            for _ in range(self.prime_steps):
+                self._train_step(self._inputs(actions), actions, ones)
+            self._weights_cache = None
+        return []
 
     def tell(self, sample: Sample, score: float) -> None:
         self.buffer.append((self._encode(sample).tolist(), float(score)))

@@ -6,7 +6,7 @@ from typing import Any
 
 from nas_core.space import Sample, SearchSpace
 from nas_core.strategies.base import Strategy
-from nas_core.strategies.middleware import Deduplicated, FailureAware
+from nas_core.strategies.middleware import Deduplicated, FailureAware, Primed
 
 SPACE = SearchSpace.from_choices({"a": [0, 1, 2]})
 
@@ -58,3 +58,19 @@ def test_a_replayed_result_is_known_so_it_is_never_proposed_again() -> None:
     strategy = Deduplicated(FailureAware(Scripted([0, 1])))
     strategy.tell({"a": 0}, 0.5)  # a result recovered by a resumed search, told before any ask
     assert strategy.ask(1) == [{"a": 1}]  # 0 is known, so it is skipped
+
+
+def test_a_remembered_architecture_is_never_proposed_and_reaches_the_strategy() -> None:
+    inner = Scripted([0, 1, 2])
+    strategy = Deduplicated(FailureAware(inner))
+    strategy.remember({"a": 1}, 0.9)  # trained by an earlier search
+    strategy.remember({"a": 2}, None)  # failed in an earlier search: a poor score, still known
+    assert strategy.ask(3) == [{"a": 0}]
+    assert inner.told[:2] == [(1, 0.9), (2, 0.9)]  # FailureAware: the worst score seen so far
+
+
+def test_primed_architectures_go_first_unless_history_already_holds_them() -> None:
+    inner = Scripted([0, 1, 2])
+    strategy = Deduplicated(Primed(inner, [{"a": 2}, {"a": 1}]))
+    strategy.remember({"a": 1}, 0.5)
+    assert strategy.ask(3) == [{"a": 2}, {"a": 0}]  # 1 is known; the script's own 1 and 2 are repeats

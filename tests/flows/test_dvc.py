@@ -60,6 +60,14 @@ def test_repro_runs_all_stages_and_writes_outputs(repo_copy: Path) -> None:
     assert space["size"] > 0 and space["shape_rule"]["examined"] > 0  # what `nas check` prints
 
 
+def test_prepared_data_hash_from_disk_equals_dvc_lock(repo_copy: Path) -> None:
+    from flows.io.dvc_version import directory_md5, lock_md5
+
+    # what a nightly run outside `dvc repro` records as its data version
+    recorded = lock_md5(repo_copy / "dvc.lock")
+    assert recorded is not None and directory_md5(repo_copy / "data/prepared") == recorded
+
+
 def test_second_repro_does_nothing(repo_copy: Path) -> None:
     before = (repo_copy / "metrics/test.json").read_text()
     out = run(["dvc", "repro"], repo_copy).stdout

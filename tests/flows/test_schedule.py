@@ -1,4 +1,5 @@
-"""The nightly deployment: built from params.yaml, served for real, one run triggered, and a worse retrain."""
+"""The nightly deployment: built from params.yaml, served for real, two nights triggered through the
+server (the second trains nothing the first trained), a worse retrain, and a night that fails."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from flows.retrain import retrain_flow
 from flows.schedule import build_deployment, main
 from nas_core.config import validate_config
 from nas_core.errors import NasError
-from tests.conftest import write_params
+from tests.conftest import RecordingServer, write_params
 
 NIGHTLY = {
     "schedule": {"cron": "30 3 * * 1-5", "timezone": "Europe/Paris"},
@@ -70,7 +71,16 @@ def nightly(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     try:
         deployment = wait_for_deployment(process, log)
         flow_run = run_deployment(DEPLOYMENT, timeout=300, poll_interval=2, as_subflow=False)
-        yield {"root": root, "deployment": deployment, "flow_run": flow_run, "log": log}
+        first_test = json.loads((root / "metrics/test.json").read_text()) if flow_run.state.is_completed() else {}
+        second_run = run_deployment(DEPLOYMENT, timeout=300, poll_interval=2, as_subflow=False)
+        yield {
+            "root": root,
+            "deployment": deployment,
+            "flow_run": flow_run,
+            "first_test": first_test,
+            "second_run": second_run,
+            "log": log,
+        }
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -98,15 +108,41 @@ def test_a_run_of_the_deployment_completes_tagged_scheduled(nightly: dict[str, A
     assert flow_run.state is not None and flow_run.state.is_completed(), (
         f"{flow_run.state}\n{nightly['log'].read_text()[-3000:]}"
     )
-    test = json.loads((root / "metrics/test.json").read_text())  # written where the schedule is served
+    test = nightly["first_test"]  # metrics/test.json, written where the schedule is served
     assert test["champion"] is True and test["previous_champion_version"] is None
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    first, _ = nightly_searches(client)
+    assert first.data.tags["nas.trigger"] == "scheduled"
+    assert first.data.metrics["candidates"] == 2
+
+
+def nightly_searches(client: MlflowClient) -> list[Any]:
     experiment = client.get_experiment_by_name("nas-test")
     assert experiment is not None
-    (search,) = client.search_runs([experiment.experiment_id], filter_string="tags.`nas.kind` = 'search'")
-    assert search.data.tags["nas.trigger"] == "scheduled"
-    assert search.data.metrics["candidates"] == 2
-    assert client.get_model_version_by_alias("nas-test", "champion").version == 1
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.`nas.kind` = 'search'")
+    return sorted(runs, key=lambda r: r.info.start_time)
+
+
+def trained(client: MlflowClient, search: Any) -> set[str]:
+    query = f"tags.`mlflow.parentRunId` = '{search.info.run_id}' and tags.`nas.kind` = 'candidate'"
+    return {r.data.tags["nas.candidate_hash"] for r in client.search_runs([search.info.experiment_id], query)}
+
+
+@pytest.mark.slow
+def test_the_second_night_trains_no_architecture_the_first_trained(nightly: dict[str, Any]) -> None:
+    second_run, root = nightly["second_run"], nightly["root"]
+    assert second_run.state is not None and second_run.state.is_completed(), (
+        f"{second_run.state}\n{nightly['log'].read_text()[-3000:]}"
+    )
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    first, second = nightly_searches(client)
+    assert len(trained(client, first)) == 2 and len(trained(client, second)) == 2
+    assert not trained(client, first) & trained(client, second)
+    assert second.data.tags["nas.warm_start"] == "history" and second.data.metrics["reused_candidates"] == 2
+    assert first.data.tags["nas.search_seed"] == "0" != second.data.tags["nas.search_seed"]
+    assert second.data.tags["nas.data_dvc_md5"] == first.data.tags["nas.data_dvc_md5"]
+    search = json.loads((root / "metrics/search.json").read_text())
+    assert search["candidates"] == 2 and search["reused_candidates"] == 2
 
 
 @pytest.mark.slow
@@ -120,14 +156,28 @@ def test_a_worse_retrain_is_registered_but_the_champion_stays(
     worse_params = write_params(
         root / "worse.yaml", NIGHTLY | {"train": {"learning_rate": 1e-7}, "retrain": {"epochs": 1}}
     )
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    champion = client.get_model_version_by_alias("nas-test", "champion")
     second = retrain_flow(params_path=str(worse_params))
     assert second["promotion_accuracy"] < first["promotion_accuracy"]  # what the rule compares; test is not read
     assert second["champion"] is False and second["previous_champion_rescored"] is False  # the same data
-    assert second["model_version"] == "2" and second["champion_version"] == "1"
-    assert second["previous_champion_promotion_accuracy"] == pytest.approx(first["promotion_accuracy"])
+    assert second["model_version"] == "3" and second["champion_version"] == str(champion.version)
     assert json.loads((root / "metrics/test.json").read_text())["champion"] is False
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    assert client.get_model_version_by_alias("nas-test", "champion").version == 1
-    assert len(client.search_model_versions("name = 'nas-test'")) == 2  # the loser is registered all the same
+    assert client.get_model_version_by_alias("nas-test", "champion").version == champion.version
+    assert len(client.search_model_versions("name = 'nas-test'")) == 3  # the loser is registered all the same
     retrain_run = client.get_run(second["mlflow_run_id"])
     assert retrain_run.data.tags["nas.trigger"] == "manual" and retrain_run.data.tags["nas.champion"] == "false"
+
+
+@pytest.mark.slow
+def test_a_night_that_fails_tells_the_webhook(nightly: dict[str, Any], webhook: RecordingServer) -> None:
+    """Run last: the served params file loses its dataset, and the next night run through the server fails."""
+    root = nightly["root"]
+    schedule = NIGHTLY["schedule"] | {"notify": {"webhook": webhook.url}}
+    missing = {"data": {"source": "npz", "path": "missing.npz"}, "schedule": schedule}
+    write_params(root / "params.yaml", NIGHTLY | missing)
+    flow_run = run_deployment(DEPLOYMENT, timeout=300, poll_interval=2, as_subflow=False)
+    assert flow_run.state is not None and flow_run.state.is_failed()
+    (body,) = webhook.bodies
+    assert body["state"] == "Failed" and body["flow_run_id"] == str(flow_run.id)
+    assert "missing.npz does not exist" in body["error"]

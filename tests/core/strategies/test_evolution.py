@@ -60,3 +60,22 @@ def test_crossover_children_mix_two_parents(toy_space: SearchSpace) -> None:
     # With crossover a child can be 2+ choices away from every member, which mutation alone never is.
     far = [c for c in children if min(len(changed(c, m)) for m in members) >= 2]
     assert far, "crossover never produced a child beyond one mutation of a member"
+
+
+def test_history_fills_the_first_population_instead_of_random_samples(toy_space: SearchSpace) -> None:
+    members = [toy_space.sample(np.random.default_rng(i)) for i in range(5)]
+    evolution = RegularizedEvolution(toy_space, seed=2, population_size=5, sample_size=5)
+    for i, member in enumerate(members):
+        evolution.remember(member, 0.1 * i)
+    child = evolution.ask(1)[0]
+    assert len(changed(toy_space.complete(child), toy_space.complete(members[4]))) == 1  # a mutant of the best
+
+
+def test_handed_over_architectures_are_the_first_population(toy_space: SearchSpace) -> None:
+    members = [toy_space.sample(np.random.default_rng(i)) for i in range(2)]
+    evolution = RegularizedEvolution(toy_space, seed=3, population_size=4)
+    assert evolution.prime(members) == members
+    assert len(evolution.ask(2)) == 2  # random members fill the rest of the first population
+    for sample, score in zip(members + evolution.ask(0), [0.9, 0.8], strict=False):
+        evolution.tell(sample, score)
+    assert evolution.random_asked == 4  # so the next proposal is a mutant, not another random one

@@ -48,3 +48,14 @@ def test_numpy_sampling_follows_the_keras_controller() -> None:
     expected_c = controller.step_probabilities(prefix)[2]
     for value, expected in zip(range(4), expected_c, strict=True):
         assert abs(sum(s["c"] == value for s in after_prefix) / len(after_prefix) - expected) < 0.06
+
+
+def test_handed_over_architectures_become_the_starting_distribution() -> None:
+    space = SearchSpace.from_choices({"op": ["conv", "pool", "skip"], "width": [8, 16]})
+    controller = Reinforce(space, seed=0, uniform_mix=0.1)
+    cold = Reinforce(space, seed=0, uniform_mix=0.1)
+    assert controller.prime([{"op": "skip", "width": 16}, {"op": "skip", "width": 8}]) == []  # nothing proposed
+    primed = controller.step_probabilities({"op": "skip", "width": 8})[0][2]
+    assert primed > 0.6 > cold.step_probabilities({"op": "skip", "width": 8})[0][2]
+    draws = [s["op"] for s in controller.ask(200)]
+    assert draws.count("skip") > 100 and set(draws) == {"conv", "pool", "skip"}  # the uniform floor still explores
