@@ -156,7 +156,69 @@ def make_run_output() -> str:
     return "```\n" + "\n".join(run["printed"]) + "\n```\n"
 
 
+def nightly() -> str:
+    """benchmarks/nightly.py: each seed's nights, then the single search of the same total budget."""
+    data = _load("nightly")
+    lines = [
+        "| seed | night | trained | of them trained before | remembered | best val so far "
+        "| champion's promotion score | champion's test accuracy |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in data["seeds"]:
+        for row in run["nights"]:
+            lines.append(
+                f"| {run['seed']} | {row['night']} | {row['trained']} | {row['trained_before']} | {row['reused']} | "
+                f"{_acc(row['best_val_accuracy_so_far'])} | {_acc(row['champion_promotion_accuracy'])} | "
+                f"{_acc(row['champion_test_accuracy'])} |"
+            )
+        single, final = run["single"], run["final"]
+        verdict = "within noise" if final["within_noise"] else "beyond noise"
+        lines.append(
+            f"| {run['seed']} | one search of {single['candidates']} | {single['candidates']} | | | "
+            f"{_acc(single['best_val_accuracy'])} | {_acc(single['promotion_accuracy'])} | "
+            f"{_acc(single['test_accuracy'])} |"
+        )
+        lines.append(
+            f"| {run['seed']} | nights − single | | | | | {final['difference']:+.4f} (noise ±{final['noise']:.4f}, "
+            f"{verdict}) | |"
+        )
+    lines.append("")
+    lines.append(
+        f"Architectures trained twice, all seeds and nights: **{data['trained_twice']}**. "
+        f"Promotion-score difference, nights − single, median over seeds: {data['median_difference']:+.4f}; "
+        f"within noise on {data['within_noise']} of {len(data['seeds'])} seeds."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def transfer() -> str:
+    """benchmarks/transfer.py: best val accuracy after k candidates, median over seeds, warm and cold."""
+    data = _load("transfer")
+    curves = data["median_curve"]
+    count = len(curves["cold"])
+    lines = [
+        "| start | " + " | ".join(f"after {k + 1}" for k in range(count)) + " | final: median (min–max) |",
+        "|---|" + "---:|" * (count + 1),
+    ]
+    for variant, label in (("cold", "cold"), ("warm", "warm from digits (top 5)")):
+        final = data["final"][variant]
+        lines.append(
+            f"| {label} | "
+            + " | ".join(_acc(v) for v in curves[variant][:count])
+            + f" | {_acc(final['median'])} ({_acc(final['min'])}–{_acc(final['max'])}) |"
+        )
+    lines.append("")
+    lines.append(
+        f"Seeds {', '.join(map(str, data['seeds']))}: warm ended higher on {data['warm_better_seeds']}, "
+        f"level on {data['ties']}, lower on {len(data['seeds']) - data['warm_better_seeds'] - data['ties']}. "
+        f"The digits source search's best val accuracy: {_acc(data['source_best_val_accuracy'])}."
+    )
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "nightly": nightly,
+    "transfer": transfer,
     "make_run_early_start": lambda: make_run_table("make_run_early_start"),
     "make_run": lambda: make_run_table("make_run"),
     "make_run_output": make_run_output,

@@ -18,6 +18,14 @@ OK_COLOR, FAIL_COLOR, BEST_COLOR, FRONT_COLOR = "#3b6ea8", "#c0392b", "#e67e22",
 
 
 @dataclass(frozen=True)
+class NightBest:
+    """One search of a warm-started series (the same data and space): when it ran, the best it trained."""
+
+    label: str  # its start date and run id
+    own_best: float | None  # None: none of its candidates completed
+
+
+@dataclass(frozen=True)
 class SearchCurve:
     """One search of the experiment for the strategy comparison: accuracy by candidate, in order."""
 
@@ -180,5 +188,30 @@ def strategy_comparison(curves: Sequence[SearchCurve]) -> Figure:
     axes.set_title("Strategies compared")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    return figure
+
+
+def best_so_far_by_night(nights: Sequence[NightBest]) -> Figure:
+    """Searches on the same data and space in order: each one's own best, and the best of all so far."""
+    figure = Figure(figsize=(7, 3.8), dpi=110)
+    axes = figure.subplots()
+    xs = list(range(1, len(nights) + 1))
+    own = [n.own_best for n in nights]
+    so_far = running_best(own)
+    points = [(x, b) for x, b in zip(xs, so_far, strict=True) if b is not None]
+    if points:
+        px, py = zip(*points, strict=True)
+        axes.step(px, py, where="post", color=BEST_COLOR, linewidth=2, label="best so far")
+    dots = [(x, v) for x, v in zip(xs, own, strict=True) if v is not None]
+    if dots:
+        dx, dy = zip(*dots, strict=True)
+        axes.scatter(dx, dy, color=OK_COLOR, s=24, zorder=3, label="that search's own best")
+    axes.set_xticks(xs, [n.label for n in nights], rotation=30, ha="right", fontsize=7)
+    axes.set_xlabel("search (oldest first)")
+    axes.set_ylabel("best val accuracy")
+    axes.set_title("Best so far, search by search (warm start)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     return figure

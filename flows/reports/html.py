@@ -136,6 +136,24 @@ def retrain_section(retrain: Mapping[str, Any] | None) -> str:
     )
 
 
+def history_note(summary: Mapping[str, Any]) -> str:
+    """A warm-started search: what it started from, and whether the winner it named came from history."""
+    reused = int(summary.get("reused_candidates") or 0)
+    if not reused:
+        return ""
+    searches = int(summary.get("earlier_searches") or 0)
+    note = (
+        f"<p><b>Warm start:</b> {reused} architectures trained by {searches} earlier "
+        f"search{'es' if searches != 1 else ''} on the same data and space were remembered, not trained again. "
+    )
+    if summary.get("winner_from_history"):
+        best = _num(summary.get("best_val_accuracy"))
+        note += f"The winner it named, the best so far (val accuracy {best}), was trained by an earlier search."
+    else:
+        note += "The winner it named, the best so far, is one of its own candidates."
+    return note + "</p>"
+
+
 def render_report(
     *,
     title: str,
@@ -168,11 +186,13 @@ def render_report(
         f"<div class='cards'>{''.join(cards)}</div>",
         f"<p><b>Objective:</b> {html.escape(objective.name)} (score = {html.escape(objective.describe())}). "
         f"<b>Winner</b> (highest score among the trained candidates): {winner_line}</p>",
+        history_note(summary),
         "<div class='grid'>",
         _figure(files, "accuracy_by_candidate", "accuracy by candidate"),
         _figure(files, "accuracy_vs_params", "accuracy against parameter count"),
         _figure(files, "learning_curves", "learning curves of the top candidates"),
         _figure(files, "strategy_comparison", "strategies compared"),
+        _figure(files, "best_so_far_by_night", "best val accuracy so far, search by search"),
         "</div>",
         retrain_section(retrain),
         f"<h2>Best architecture</h2><p class='sub'>drawn with {drawn_by}</p>",

@@ -4,7 +4,8 @@ The search flow writes it at its end (a failure there only logs a warning); `nas
 [--search RUN_ID]` rebuilds it from MLflow at any time. Charts: accuracy by candidate with the
 running best, accuracy against parameters with the Pareto front, the top candidates' learning
 curves, the best architecture drawn, and, when the experiment holds several searches, the
-strategies compared (best accuracy against candidates spent).
+strategies compared (best accuracy against candidates spent) and, for searches that warm-start
+each other, the best so far search by search.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from matplotlib.figure import Figure
 
 from flows.reports.architecture import draw_architecture
 from flows.reports.charts import (
+    NightBest,
     SearchCurve,
     accuracy_by_candidate,
     accuracy_vs_params,
+    best_so_far_by_night,
     learning_curves,
     strategy_comparison,
 )
@@ -50,8 +53,13 @@ def save(figure: Figure, path: Path) -> None:
     figure.savefig(path)
 
 
-def write_report(data: SearchData, out_dir: Path, comparison: Sequence[SearchCurve] = ()) -> Path:
-    """Write the PNGs, pareto_front.json and index.html into `out_dir`; returns the page's path."""
+def write_report(
+    data: SearchData, out_dir: Path, comparison: Sequence[SearchCurve] = (), nights: Sequence[NightBest] = ()
+) -> Path:
+    """Write the PNGs, pareto_front.json and index.html into `out_dir`; returns the page's path.
+
+    `nights`: the searches on the same data and space up to this one, oldest first (warm start).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     winner = best_by(data.results, data.objective)
     front = front_of(data.results)
@@ -66,6 +74,9 @@ def write_report(data: SearchData, out_dir: Path, comparison: Sequence[SearchCur
     if len(comparison) > 1:
         files["strategy_comparison"] = "strategy_comparison.png"
         save(strategy_comparison(comparison), out_dir / files["strategy_comparison"])
+    if len(nights) > 1:
+        files["best_so_far_by_night"] = "best_so_far_by_night.png"
+        save(best_so_far_by_night(nights), out_dir / files["best_so_far_by_night"])
     drawer = ""
     if winner is not None:
         files["best_architecture"] = "best_architecture.png"

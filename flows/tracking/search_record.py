@@ -14,13 +14,14 @@ from typing import Any
 from mlflow import MlflowClient
 
 from flows.io.paths import REPORTS_DIR
-from flows.reports.charts import SearchCurve
+from flows.reports.charts import NightBest, SearchCurve
 from flows.reports.page import SearchData, write_report
 from flows.tracking.schema import (
     CANDIDATE_HASH_TAG,
     CANDIDATE_INDEX_TAG,
     CHAMPION_TAG,
     ERROR_TAG,
+    HISTORY_TAG,
     KIND_CANDIDATE,
     KIND_RETRAIN,
     KIND_SEARCH,
@@ -145,6 +146,24 @@ def load_search(client: MlflowClient, run_id: str, manifest: dict[str, Any] | No
     )
 
 
+def history_nights(client: MlflowClient, run_id: str) -> list[NightBest]:
+    """The searches that share this one's history key (the same data and space), up to it, oldest first."""
+    parent = client.get_run(run_id)
+    key = parent.data.tags.get(HISTORY_TAG)
+    if key is None:
+        return []
+    query = f"tags.`{HISTORY_TAG}` = '{key}' and tags.`{KIND_TAG}` = '{KIND_SEARCH}'"
+    runs = client.search_runs([parent.info.experiment_id], filter_string=query, order_by=["start_time ASC"])
+    nights = []
+    for run in runs:
+        if run.info.start_time > parent.info.start_time or run.info.status not in ("FINISHED", "RUNNING"):
+            continue
+        metrics = run.data.metrics
+        own = metrics.get("this_search_best_val_accuracy", metrics.get("best_val_accuracy"))
+        nights.append(NightBest(f"{started_at(run.info.start_time)} {run.info.run_id[:6]}", own))
+    return nights
+
+
 def experiment_curves(client: MlflowClient, experiment_id: str, limit: int = MAX_COMPARED) -> list[SearchCurve]:
     """Accuracy by candidate for the latest `limit` searches, for the strategy comparison."""
     curves = []
@@ -174,7 +193,7 @@ def report_search(
         run_id = str(parents[0].info.run_id)
     data = load_search(client, run_id, manifest)
     out_dir = out_root / run_id
-    index = write_report(data, out_dir, experiment_curves(client, experiment_id))
+    index = write_report(data, out_dir, experiment_curves(client, experiment_id), history_nights(client, run_id))
     publish_report(client, run_id, out_dir)
     return index
 
@@ -191,7 +210,8 @@ def report_after_search(
         if not data.started:
             data.started = started_at(client.get_run(data.run_id).info.start_time)
         out_dir = out_root / data.run_id
-        index = write_report(data, out_dir, experiment_curves(client, experiment_id))
+        curves, nights = experiment_curves(client, experiment_id), history_nights(client, data.run_id)
+        index = write_report(data, out_dir, curves, nights)
         publish_report(client, data.run_id, out_dir)
         logger.info("search report: %s", index)
         return index

@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 
+from flows.engine.setup import set_up_search
+from flows.io.artifacts import read_manifest
+from flows.io.params import load_params
 from flows.prepare import prepare_flow
 from flows.search import run_search_stage
 from flows.space import space_flow
@@ -152,3 +155,33 @@ def test_a_warm_start_that_cannot_apply_names_its_key() -> None:
     with pytest.raises(NasError, match=r"search: warm_start: not available with search\.estimation 'oneshot'"):
         validate_config({"search": {"estimation": "oneshot", "warm_start": True}})
     assert validate_config({"search": {"estimation": "darts"}}).search.warm_start.applies(True, "darts") is False
+
+
+def test_the_report_plots_the_best_so_far_night_by_night(nights: dict[str, Any]) -> None:
+    last = search_runs(nights["client"])[2]
+    report = nights["root"] / "reports" / last.info.run_id
+    assert (report / "best_so_far_by_night.png").stat().st_size > 10_000
+    page = (report / "index.html").read_text()
+    assert "6 architectures trained by 2 earlier searches" in page
+    assert "best_so_far_by_night.png" in page
+    first = nights["root"] / "reports" / search_runs(nights["client"])[0].info.run_id
+    assert not (first / "best_so_far_by_night.png").exists()  # one search is no series yet
+
+
+def test_a_night_replays_from_its_recorded_seed_and_history(nights: dict[str, Any]) -> None:
+    """The record alone (nas.search_seed, warm_start.json) gives back the candidates the night proposed."""
+    client = nights["client"]
+    night = search_runs(client)[2]
+    told = json.loads(Path(client.download_artifacts(night.info.run_id, "warm_start.json")).read_text())
+    cfg = load_params(nights["params"])
+    with in_directory(nights["root"]):
+        manifest = read_manifest(Path("data/prepared"))
+    setup = set_up_search(cfg, manifest)
+    strategy = setup.strategy(int(night.data.tags["nas.search_seed"]))
+    for entry in told["candidates"]:
+        sample = json.loads(client.get_run(entry["run_id"]).data.tags["nas.sample"])
+        strategy.remember(sample, entry["score"])
+    query = f"tags.`mlflow.parentRunId` = '{night.info.run_id}'"
+    runs = client.search_runs([night.info.experiment_id], query)
+    recorded = sorted(runs, key=lambda r: int(r.data.tags["nas.candidate_index"]))
+    assert strategy.ask(3) == [json.loads(r.data.tags["nas.sample"]) for r in recorded]
