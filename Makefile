@@ -45,8 +45,9 @@ test: lint test-deps
 schedule: setup
 	python -m flows.schedule --params params.yaml
 
+# The MLflow UI over params.yaml's tracking store; prints the link that opens the experiment's training runs.
 ui: setup
-	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+	nas ui --params params.yaml --host 127.0.0.1 --port 5000
 
 clean:
 	rm -rf .prefect artifacts metrics models data/prepared mlflow.db mlartifacts

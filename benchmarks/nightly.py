@@ -47,6 +47,7 @@ def write_params(work: Path, seed: int, candidates: int, warm: bool) -> None:
 def run_pipeline(work: Path) -> float:
     """One whole pipeline run in `work`, as the nightly deployment runs it; its wall seconds."""
     env = os.environ | {"PREFECT_HOME": str(work / ".prefect"), "PYTHONPATH": str(REPO)}
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"  # pyproject.toml is not read here
     env.pop("PREFECT_API_URL", None)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "flows.pipeline"], cwd=work, env=env, capture_output=True, text=True)

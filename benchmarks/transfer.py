@@ -38,6 +38,7 @@ def write_params(path: Path, overrides: dict[str, dict[str, Any]]) -> Path:
 
 def stage(work: Path, name: str, params: Path) -> None:
     env = os.environ | {"PREFECT_HOME": str(work / ".prefect"), "PYTHONPATH": str(REPO)}
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"  # pyproject.toml is not read here
     env.pop("PREFECT_API_URL", None)
     command = [sys.executable, "-m", f"flows.{name}", "--params", str(params)]
     done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)

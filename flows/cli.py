@@ -14,10 +14,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flows.engine.progress import QUIET_ENV
 from flows.io.params import load_params
@@ -25,13 +26,15 @@ from flows.io.paths import PARAMS, PREPARED_DIR, REPORTS_DIR, SEARCH_SPACE
 from flows.runtime.entry import quiet_user_error_tracebacks, user_error_in
 from flows.runtime.environment import apply_defaults
 from flows.summary import print_results, print_search
+from flows.tracking.run_labels import training_runs_path
 from nas_core.config import NasConfig
 from nas_core.prepared import MANIFEST_NAME
 from nas_core.worker import spawn_without_parent_main
 
 app = typer.Typer(
     name="nas",
-    help="Neural architecture search: run the pipeline or one stage, check the space, see reports and the MLflow UI.",
+    help="Neural architecture search: run the pipeline or one stage, check the space, see reports and the MLflow UI, "
+    "compare two searches, serve, predict with and export the champion.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,7 +54,7 @@ DEFAULT_PARAMS = PARAMS
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] [red]{message}[/]", soft_wrap=True)
+    err.print(f"[bold red]error:[/] [red]{escape(message)}[/]", soft_wrap=True)  # a run name may hold [brackets]
     raise typer.Exit(2)
 
 
@@ -261,6 +264,8 @@ def ui(
         return
     mlflow = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
     out.print(f"MLflow UI on http://{host}:{port} (Ctrl-C stops it)")
+    if (runs := training_runs_path(uri, cfg.tracking.experiment)) is not None:
+        out.print(f"The experiment's training runs: http://{host}:{port}/{runs}")
     try:
         code = subprocess.run(
             [mlflow, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", "1"]
@@ -270,6 +275,98 @@ def ui(
     raise typer.Exit(code)
 
 
+ModelRef = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="champion (the registered model's alias), a version number of it, or a path: a .keras file "
+        "(predict, export) or an MLflow model folder (serve).",
+    ),
+]
+
+
+@app.command()
+def serve(
+    params: Params = DEFAULT_PARAMS,
+    model: ModelRef = "champion",
+    host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless others must reach it.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port of the scoring server.")] = 5001,
+) -> None:
+    """Serve a registered model (default: the champion) with `mlflow models serve`, whatever PATH holds."""
+    cfg = read_config(params)
+
+    def ready(url: str, model_uri: str) -> None:
+        out.print(f"serving {model_uri} on {url}/invocations (Ctrl-C stops it)", markup=False)
+        out.print('POST {"inputs": [images as nested lists]}, see docs/operations/serving.md', markup=False)
+
+    def step() -> int:
+        from flows.serving import serve as serve_model
+
+        return serve_model(cfg, model, host, port, ready)
+
+    raise typer.Exit(run_user_step(step))
+
+
+@app.command()
+def predict(
+    file: Annotated[
+        Path, typer.Argument(help="An image (PNG, JPEG, ...), a folder of images, or an .npz with x (and y).")
+    ],
+    params: Params = DEFAULT_PARAMS,
+    model: ModelRef = "champion",
+) -> None:
+    """Classify images with the champion: a line per image (class, probability), accuracy when the .npz has y."""
+    cfg = read_config(params)
+
+    def step() -> Any:
+        from flows.serving import predict as predict_images
+
+        return predict_images(cfg, model, file)
+
+    report = run_user_step(step)
+    for prediction in report.predictions:
+        out.print(report.line(prediction), markup=False)
+    if report.accuracy is not None:
+        out.print(f"accuracy {report.accuracy:.4f} on {len(report.predictions)} images ({report.model})")
+
+
+@app.command()
+def export(
+    fmt: Annotated[Literal["saved_model", "tflite"], typer.Option("--format", "-f", help="The format to write.")],
+    params: Params = DEFAULT_PARAMS,
+    model: ModelRef = "champion",
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="The .tflite file or SavedModel folder (default models/<name>-v<version>...)."),
+    ] = None,
+) -> None:
+    """Write the champion as a TensorFlow SavedModel or TFLite file, and compare its test accuracy with Keras's."""
+    cfg = read_config(params)
+
+    def step() -> Any:
+        from flows.serving import export as export_model
+
+        return export_model(cfg, model, fmt, out_path)
+
+    report = run_user_step(step)
+    out.print(f"exported {report.model} as {fmt}: {report.path}", markup=False)
+    if not report.examples:
+        out.print(f"no test accuracy: {PREPARED_DIR / 'test.npz'} is missing or holds images of another shape")
+        return
+    out.print(
+        f"test accuracy on {report.examples} images: Keras {report.keras_accuracy:.4f}, "
+        f"{fmt} {report.exported_accuracy:.4f}"
+    )
+    if not report.agrees:
+        err.print(
+            f"[bold red]error:[/] [red]the {fmt} export's accuracy differs from Keras's by more than 0.1 points[/]"
+        )
+        raise typer.Exit(1)
+
+
 @app.command()
 def schedule(params: Params = DEFAULT_PARAMS) -> None:
     """Serve the nightly search on schedule.cron (Prefect deployment); runs until stopped."""
@@ -277,6 +374,32 @@ def schedule(params: Params = DEFAULT_PARAMS) -> None:
     from flows.schedule import serve_schedule
 
     run_user_step(lambda: serve_schedule(str(params)))
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="A search: its MLflow run id, a prefix of that, or its run name.")],
+    b: Annotated[str, typer.Argument(help="The other search, named the same ways.")],
+    params: Params = DEFAULT_PARAMS,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="The report's folder, or its .html (default reports/compare-<A>-<B>/).")
+    ] = None,
+) -> None:
+    """Two searches side by side: best so far, accuracy against size, both winners drawn, and whether they differ
+    beyond the noise; HTML and PNGs in reports/compare-<A>-<B>/."""
+    cfg = read_config(params)
+
+    def step() -> Path:
+        from flows.tracking.compare_record import compare_searches
+        from flows.tracking.tracker import MlflowTracker
+
+        tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+        manifest_path = PREPARED_DIR / MANIFEST_NAME
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+        return compare_searches(tracker.client, tracker.experiment_id, a, b, out_dir, manifest)
+
+    index = run_user_step(step)
+    out.print(f"comparison: {index}", markup=False)
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 from mlflow.entities import Metric, RunStatus
 from prefect import flow, get_run_logger, task
@@ -32,6 +31,7 @@ from flows.io.paths import PREPARED_DIR, TEST_METRICS, WINNER_MODEL
 from flows.reports.learning_curve import FAST_PNG, learning_curve
 from flows.runtime.entry import run_stage
 from flows.tracking.champion import CHAMPION, Champion, Promotion, crown_if_better
+from flows.tracking.model_store import log_signed_model
 from flows.tracking.schema import (
     CANDIDATE_HASH_TAG,
     CHAMPION_TAG,
@@ -42,7 +42,7 @@ from flows.tracking.schema import (
     TRIGGER_TAG,
 )
 from flows.tracking.search_record import report_after_retrain
-from flows.tracking.tracker import MlflowTracker
+from flows.tracking.tracker import MlflowTracker, source_tags
 from nas_core.config import NasConfig
 from nas_core.prepared import load_split
 from nas_core.results import COMPLETED, CandidateResult
@@ -50,6 +50,8 @@ from nas_core.retraining import CrossValidation, cross_validate, fit_final_model
 from nas_core.search_loop import candidate_seed
 from nas_core.train_settings import TrainSettings
 from nas_core.uncertainty import difference_noise, standard_error
+
+SIGNATURE_IMAGES = 8  # the signature is inferred from these; the first few are the input example
 
 
 def retrain_preflight(cfg: NasConfig) -> None:
@@ -197,7 +199,7 @@ def log_to_mlflow(
     `champion` alias only if its promotion score beats the current champion's (flows/tracking/champion.py)."""
     client = tracker.client
     tags = {PARENT_TAG: winner["search_run_id"], KIND_TAG: KIND_RETRAIN, CANDIDATE_HASH_TAG: winner["key"]}
-    tags |= {TRIGGER_TAG: trigger, DATASET_HASH_TAG: manifest["content_hash"]}
+    tags |= {TRIGGER_TAG: trigger, DATASET_HASH_TAG: manifest["content_hash"]} | source_tags("flows.retrain")
     run_id = client.create_run(tracker.experiment_id, tags=tags, run_name="retrain-winner").info.run_id
     recipe = {"retrain.epochs": metrics["epochs"], "retrain.seeds": cfg.retrain.seeds}
     recipe |= {"retrain.folds": cfg.retrain.folds}
@@ -214,15 +216,8 @@ def log_to_mlflow(
     curve = CandidateResult(key=winner["key"], architecture=winner["architecture"], status=COMPLETED, history=history)
     client.log_figure(run_id, learning_curve(curve), "learning_curve.png", save_kwargs=FAST_PNG)
     client.log_dict(run_id, winner, "architecture.json")
-    # log_model has no client-level twin; the fluent call is pinned to this run id explicitly.
-    mlflow.set_tracking_uri(tracker.uri)
-    with mlflow.start_run(run_id=run_id):
-        info = mlflow.keras.log_model(
-            model,
-            name="model",
-            registered_model_name=cfg.retrain.model_name,
-            pip_requirements=["tensorflow-cpu~=2.21.0", "keras~=3.15"],
-        )
+    x_val, _ = load_split(data_dir / "val.npz")  # a few val images sign the model; test is read once, to score
+    info = log_signed_model(tracker.uri, run_id, model, x_val[:SIGNATURE_IMAGES], cfg.retrain.model_name)
     version = str(info.registered_model_version)
     score = Promotion(metrics["promotion_accuracy"], metrics["promotion_loss"])
     rescore = rescore_champion(cfg, tracker, manifest, data_dir)

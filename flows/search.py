@@ -73,6 +73,7 @@ def search_flow(
     opened = open_search(tracker, cfg, manifest["content_hash"], to_candidate, logger, trigger, fresh, extra_tags=tags)
     tracker.log_search_space(space_record(cfg, manifest))  # the space stage's file, or the same record made now
     warm = start_warm(setup, tracker, key, opened.parent_run_id, scheduled, logger)
+    tracker.refresh_candidate_tags()  # candidates carry the seed the warm start chose, like their parent
     objective = setup.objective
     progress = make_progress(cfg.search.max_candidates, logger, objective.objective)
     strategy = objective.constrain(setup.strategy(warm.seed, warm.first), on_skip=progress.skipped_over_limit)

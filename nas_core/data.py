@@ -144,6 +144,19 @@ def subsample(
     return x[index], y[index]
 
 
+def scale_pixels(images: np.ndarray, scale: float, in_place: bool = False) -> np.ndarray:
+    """float32 pixels divided by `scale` and capped at 1, with a channel axis added to (n, h, w) images.
+
+    The prepare stage's scale is the training split's maximum (255 for 8-bit images), so a val or
+    test pixel brighter than any in train is capped; `nas predict` scales a user's images the same way.
+    """
+    images = images.astype(np.float32, copy=not in_place)
+    if scale != 1.0:
+        images /= np.float32(scale)
+    np.minimum(images, np.float32(1.0), out=images)
+    return images[..., np.newaxis] if images.ndim == 3 else images
+
+
 def _cut(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
     """How many of a class's `n` examples go to val and to test: at least one each, train keeps one."""
     n_val = max(1, round(n * val_fraction))
@@ -189,14 +202,10 @@ def split_and_scale(
     index = {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
     x_train = x[index["train"]].astype(np.float32, copy=False)
     peak = float(x_train.max())
-    scale = np.float32(peak if peak > 1.0 else 1.0)
+    scale = peak if peak > 1.0 else 1.0
 
     def scaled(images: np.ndarray) -> np.ndarray:
-        images = images.astype(np.float32, copy=False)
-        if scale != 1.0:
-            images /= scale  # in place: fancy indexing already made a copy
-        np.minimum(images, np.float32(1.0), out=images)  # a val/test pixel brighter than any in train
-        return images[..., np.newaxis] if images.ndim == 3 else images
+        return scale_pixels(images, scale, in_place=True)  # fancy indexing already made a copy
 
     return Splits(
         x_train=scaled(x_train),

@@ -72,7 +72,7 @@ def winner_record(
 ) -> dict[str, Any]:
     """artifacts/best_architecture.json: what the retrain stage trains, and where it came from.
 
-    A winner from history (`origin`) names the earlier search and run that trained it.
+    A winner from history (`origin`) also names the earlier search and candidate run that trained it.
     """
     return {
         "architecture": best.architecture,
@@ -85,10 +85,10 @@ def winner_record(
         "params": best.params,
         "epochs_run": best.epochs_run,
         "best_epoch": best.best_epoch,
-        "search_run_id": origin.search_run_id if origin else parent_id,
-        "candidate_run_id": origin.run_id if origin else None,
+        "search_run_id": parent_id,  # the search that named it: the retrain run is its child
         "from_history": origin is not None,
-        "named_by_search_run_id": parent_id,
+        "trained_by_search_run_id": origin.search_run_id if origin else parent_id,
+        "candidate_run_id": origin.run_id if origin else None,
         "input_shape": list(manifest["input_shape"]),
         "num_classes": manifest["num_classes"],
     }

@@ -90,6 +90,15 @@ def _require_file(path: Path) -> None:
 def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The user's `.npz` with arrays `x` and `y`, read without pickle so a file cannot run code."""
     _require_file(path)
+    arrays = read_npz(path, ("x", "y"))
+    return arrays["x"], arrays["y"]
+
+
+def read_npz(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The named arrays of an existing `.npz`, without pickle; every way the file can be wrong names it.
+
+    Shared by the dataset loader (x and y) and `nas predict` (x, and y when there is one).
+    """
     with path.open("rb") as stream:
         magic = stream.read(6)
     if magic == b"\x93NUMPY":
@@ -106,12 +115,13 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise NasError(f"{path}: holds a single .npy array; save x and y together with np.savez(path, x=..., y=...)")
     with data:
-        missing = [key for key in ("x", "y") if key not in data.files]
+        missing = [key for key in required if key not in data.files]
         if missing:
             has = ", ".join(data.files) or "no arrays"
-            raise NasError(f"{path}: has no array {' or '.join(map(repr, missing))} (it has: {has}); needs x and y")
+            needs = " and ".join(required)
+            raise NasError(f"{path}: has no array {' or '.join(map(repr, missing))} (it has: {has}); needs {needs}")
         try:
-            return data["x"], data["y"]
+            return {key: data[key] for key in (*required, *optional) if key in data.files}
         except ValueError as error:
             if "allow_pickle" in str(error):
                 raise NasError(
@@ -141,12 +151,9 @@ def load_image_folder(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"data.path: {path} needs one sub-folder per class (at least 2), found {len(classes)}"
             + (f": {classes[0].name}" if classes else "")
         )
-    extensions = {ext.lower() for ext in Image.registered_extensions()}
     files: list[tuple[Path, int]] = []
     for label, folder in enumerate(classes):
-        images = sorted(
-            f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in extensions
-        )
+        images = image_files(folder)
         if not images:
             raise NasError(f"data.path: class folder {folder} holds no images")
         files.extend((f, label) for f in images)
@@ -168,12 +175,33 @@ def load_image_folder(path: Path) -> tuple[np.ndarray, np.ndarray]:
     (width, height), mode = next(iter(first_of_size)), "RGB" if colour else "L"
     x = np.empty((len(files), height, width, 3) if colour else (len(files), height, width), dtype=np.uint8)
     for i, (file, _) in enumerate(files):
-        try:
-            with Image.open(file) as image:
-                x[i] = np.asarray(image.convert(mode))
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise NasError(f"{file}: not a readable image ({reason(error)})") from None
+        x[i] = read_image(file, mode)
     return x, np.array([label for _, label in files], dtype=np.int64)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images directly in `folder`, sorted by name; files PIL does not know by extension are skipped."""
+    from PIL import Image
+
+    extensions = {ext.lower() for ext in Image.registered_extensions()}
+    return sorted(
+        f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in extensions
+    )
+
+
+def read_image(file: Path, mode: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """One image's 8-bit pixels in PIL `mode` ("L" grayscale or "RGB"), resized (bilinear) to `size`
+    (width, height) when given: the prepare stage and `nas predict` read images the same way."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            converted = image.convert(mode)
+            if size is not None and converted.size != size:
+                converted = converted.resize(size, Image.Resampling.BILINEAR)
+            return np.asarray(converted)
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise NasError(f"{file}: not a readable image ({reason(error)})") from None
 
 
 @contextlib.contextmanager
@@ -218,4 +246,13 @@ def load_keras_dataset(source: str) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([x_train, x_test]), np.concatenate([_flat_labels(y_train), _flat_labels(y_test)])
 
 
-__all__ = ["load_dataset", "load_digits", "load_image_folder", "load_keras_dataset", "load_npz"]
+__all__ = [
+    "image_files",
+    "load_dataset",
+    "load_digits",
+    "load_image_folder",
+    "load_keras_dataset",
+    "load_npz",
+    "read_image",
+    "read_npz",
+]

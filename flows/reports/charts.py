@@ -43,6 +43,16 @@ def running_best(values: Sequence[float | None]) -> list[float | None]:
     return out
 
 
+def parameter_axis(axes: Axes, sizes: Sequence[int]) -> None:
+    """Parameter counts on x: a log scale over a wide range (over a narrow one it only clutters the ticks)."""
+    log = bool(sizes) and max(sizes) >= 10 * min(sizes)
+    if log:
+        axes.set_xscale("log")
+        axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    axes.set_xlabel("parameters (log scale)" if log else "parameters")
+
+
 def integer_x(axes: Axes) -> None:
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
@@ -130,13 +140,7 @@ def accuracy_vs_params(
         axes.scatter(
             [winner.params], [winner.val_accuracy or 0.0], marker="*", s=220, color=BEST_COLOR, label="winner", zorder=5
         )
-    sizes = [r.params or 1 for r in ok]
-    log = bool(sizes) and max(sizes) >= 10 * min(sizes)  # a log axis over a narrow range only clutters the ticks
-    if log:
-        axes.set_xscale("log")
-        axes.xaxis.set_minor_formatter(NullFormatter())
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
-    axes.set_xlabel("parameters (log scale)" if log else "parameters")
+    parameter_axis(axes, [r.params or 1 for r in ok])
     axes.set_ylabel("val accuracy")
     axes.set_title("Accuracy against size")
     axes.grid(alpha=0.3, which="both")

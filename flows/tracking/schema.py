@@ -9,6 +9,13 @@ from __future__ import annotations
 # MLflow's own tags.
 PARENT_TAG = "mlflow.parentRunId"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
+SOURCE_NAME_TAG = "mlflow.source.name"  # the entry point: flows.search, flows.retrain, `nas run` (the UI's Source)
+SOURCE_TYPE_TAG = "mlflow.source.type"  # one of MLflow's SourceType names; ours are always LOCAL
+SOURCE_TYPE_LOCAL = "LOCAL"
+# MLflow 3's experiment kind, "Machine learning" rather than GenAI. MLflow 3.17's UI still picks the experiment's
+# landing page from its GenAI / Model training switch (docs/operations/mlflow.md#open-the-training-runs).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
 
 # What a run is: KIND_TAG takes one of the KIND_* values.
 KIND_TAG = "nas.kind"
@@ -29,6 +36,7 @@ HISTORY_TAG = "nas.history_key"  # the same data, space and scoring: searches th
 SEARCH_SEED_TAG = "nas.search_seed"  # the seed the strategy really used (fresh each warm-started night)
 WARM_START_TAG = "nas.warm_start"  # off | history | transfer: what this search started from
 WARM_START_ARTIFACT = "warm_start.json"  # the earlier runs this search was told about
+OBJECTIVE_TAG = "nas.objective"  # search.objective: what the candidates were scored by
 
 # A candidate's child run.
 CANDIDATE_HASH_TAG = "nas.candidate_hash"
@@ -42,6 +50,10 @@ RUNG_TAG = "nas.rung"  # successive halving / Hyperband: the last rung the candi
 STOPPED_EARLY_TAG = "nas.stopped_early"
 ONESHOT_SCORE_TAG = "nas.oneshot_score"  # one-shot: the score the path had with inherited weights
 DERIVED_BY_TAG = "nas.derived_by"  # DARTS: the architecture came from the supernet's weights
+# Copied from the search's parent run onto each candidate: to compare candidates across searches, and
+# so the UI's runs table fills in Source and Version for candidates too.
+SEARCH_CONTEXT_TAGS = (STRATEGY_TAG, SEARCH_SEED_TAG, DATASET_HASH_TAG, DATA_DVC_MD5_TAG, OBJECTIVE_TAG)
+CANDIDATE_CONTEXT_TAGS = (*SEARCH_CONTEXT_TAGS, SOURCE_NAME_TAG, SOURCE_TYPE_TAG, GIT_COMMIT_TAG)
 
 # A search's parent run: artifacts.
 SPACE_ARTIFACT = "search_space.json"  # the space stage's record (flows/space.py)

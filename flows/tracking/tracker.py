@@ -19,20 +19,29 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
 from flows.reports.learning_curve import FAST_PNG, learning_curve
+from flows.tracking.run_labels import entry_point, search_run_name
 from flows.tracking.schema import (
+    CANDIDATE_CONTEXT_TAGS,
     CANDIDATE_HASH_TAG,
     CANDIDATE_INDEX_TAG,
     DATASET_HASH_TAG,
     ERROR_TAG,
+    EXPERIMENT_KIND_TAG,
+    EXPERIMENT_KIND_TRAINING,
     GIT_COMMIT_TAG,
     KIND_CANDIDATE,
     KIND_SEARCH,
     KIND_TAG,
+    OBJECTIVE_TAG,
     PARENT_TAG,
     RUNG_TAG,
     SAMPLE_ARTIFACT,
     SAMPLE_TAG,
     SAMPLE_TAG_LIMIT,
+    SEARCH_SEED_TAG,
+    SOURCE_NAME_TAG,
+    SOURCE_TYPE_LOCAL,
+    SOURCE_TYPE_TAG,
     SPACE_ARTIFACT,
     STATUS_TAG,
     STOPPED_EARLY_TAG,
@@ -81,11 +90,23 @@ def absolute_tracking_uri(uri: str) -> str:
 
 
 def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """The commit of the project directory, or else of the code that runs (a run from a scratch folder)."""
+    for folder in (None, Path(__file__).resolve().parent):
+        try:
+            command = ["git", "rev-parse", "HEAD"]
+            out = subprocess.run(command, capture_output=True, text=True, timeout=5, check=True, cwd=folder)
+            return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return "unknown"
+
+
+def source_tags(stage: str) -> dict[str, str]:
+    """MLflow's source tags, which the UI shows as Source and Version: the command started, and the commit.
+
+    `stage` (`flows.search`, `flows.retrain`) names the source when the process does not tell its entry point.
+    """
+    return {SOURCE_NAME_TAG: entry_point(stage), SOURCE_TYPE_TAG: SOURCE_TYPE_LOCAL, GIT_COMMIT_TAG: git_commit()}
 
 
 def _now_ms() -> int:
@@ -100,14 +121,23 @@ class MlflowTracker:
         self.client = MlflowClient(tracking_uri=self.uri)
         self.experiment_id = self._ensure_experiment(experiment)
         self.parent_run_id: str | None = None
+        # The search's context (strategy, seed, data, objective) that every candidate run carries as tags.
+        self.candidate_tags: dict[str, str] = {}
 
     def _ensure_experiment(self, name: str) -> str:
-        """Also the fail-fast check: an unreachable tracking server stops us before any training."""
+        """Also the fail-fast check: an unreachable tracking server stops us before any training.
+
+        The experiment is of MLflow 3's "Machine learning" kind, model training rather than GenAI (an experiment
+        made by an earlier version gets the tag too); docs/operations/mlflow.md#open-the-training-runs.
+        """
+        kind = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND_TRAINING}
         try:
             found = self.client.get_experiment_by_name(name)
-            if found is not None:
-                return str(found.experiment_id)
-            return str(self.client.create_experiment(name))
+            if found is None:
+                return str(self.client.create_experiment(name, tags=kind))
+            if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND_TRAINING:  # made by an earlier version
+                self.client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND_TRAINING)
+            return str(found.experiment_id)
         except MlflowException as error:
             if "already exists" in str(error):  # another search created it a moment ago
                 found = self.client.get_experiment_by_name(name)
@@ -127,13 +157,19 @@ class MlflowTracker:
         trigger: str = "manual",
         extra_tags: Mapping[str, str] | None = None,
     ) -> str:
-        """The parent run; `trigger` ("manual" or "scheduled") tells nightly searches from hand-started ones."""
+        """The parent run; `trigger` ("manual" or "scheduled") tells nightly searches from hand-started ones.
+
+        Named for a person (`random · digits · 2026-12-01 04:31`); the tags say the same for queries.
+        """
+        search = config.get("search") or {}
         tags = {KIND_TAG: KIND_SEARCH, STRATEGY_TAG: strategy, DATASET_HASH_TAG: dataset_hash}
+        tags |= {OBJECTIVE_TAG: str(search.get("objective", "accuracy")), SEARCH_SEED_TAG: str(search.get("seed", 0))}
         tags[TRIGGER_TAG] = trigger
-        tags[GIT_COMMIT_TAG] = git_commit()
+        tags |= source_tags("flows.search")
         tags |= dict(extra_tags or {})  # set at creation, so a kill cannot leave a parent without them
-        run = self.client.create_run(self.experiment_id, tags=tags, run_name=f"search-{strategy}")
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=search_run_name(strategy, config))
         self.parent_run_id = run.info.run_id
+        self.candidate_tags = {k: tags[k] for k in CANDIDATE_CONTEXT_TAGS if k in tags}
         params = redact(flatten(config)) | {"dataset_hash": dataset_hash}
         self.log_params(self.parent_run_id, params)
         return self.parent_run_id
@@ -145,6 +181,16 @@ class MlflowTracker:
         if self.client.get_run(run_id).info.status != "RUNNING":
             self.client.update_run(run_id, status="RUNNING")
         self.client.log_batch(run_id, metrics=[Metric("interrupted", 0.0, _now_ms(), 0)])
+        self.refresh_candidate_tags()
+
+    def refresh_candidate_tags(self) -> None:
+        """Read the context tags back from the parent run (after the warm start has set the seed the strategy
+        really uses, say): candidate runs started from now on carry them."""
+        if self.parent_run_id is not None:
+            parent = self.client.get_run(self.parent_run_id).data
+            objective = parent.params.get("search.objective")  # a parent made before runs had the tag
+            tags = ({OBJECTIVE_TAG: objective} if objective else {}) | parent.tags
+            self.candidate_tags = {k: tags[k] for k in CANDIDATE_CONTEXT_TAGS if k in tags}
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         items = [Param(k, json.dumps(v) if isinstance(v, list | dict) else str(v)) for k, v in params.items()]
@@ -157,7 +203,7 @@ class MlflowTracker:
             self.client.log_dict(self.parent_run_id, dict(record), SPACE_ARTIFACT)
 
     def start_candidate(self, candidate: Candidate) -> str:
-        tags = {
+        tags = self.candidate_tags | {
             PARENT_TAG: self.parent_run_id or "",
             KIND_TAG: KIND_CANDIDATE,
             CANDIDATE_HASH_TAG: candidate.key,

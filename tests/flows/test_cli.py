@@ -44,6 +44,7 @@ SEARCH = {
     }
 }
 COMMANDS = ("run", "prepare", "search", "retrain", "report", "ui", "check", "schedule")
+COMMANDS += ("serve", "predict", "export", "compare")
 runner = CliRunner()
 
 
@@ -219,3 +220,15 @@ def test_the_mlflow_ui_lists_the_candidate_runs(searched: dict[str, Any]) -> Non
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "lists 3 distinct candidate run names (3 candidate names" in result.stdout
+
+
+def test_nas_ui_links_the_training_runs_of_the_experiment(searched: dict[str, Any]) -> None:
+    """MLflow 3.17's UI opens an experiment on GenAI; the printed link opens its training runs instead."""
+    from flows.tracking.run_labels import training_runs_path
+
+    uri = f"sqlite:///{searched['root'] / 'mlflow.db'}"
+    experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name("nas-test")
+    assert experiment is not None
+    expected = f"#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning"
+    assert training_runs_path(uri, "nas-test") == expected
+    assert training_runs_path(uri, "no-such-experiment") is None

@@ -90,12 +90,12 @@ def test_the_winner_is_the_best_so_far_across_nights(nights: dict[str, Any]) -> 
     assert last["best_val_accuracy_interval"][0] == pytest.approx(best_val, abs=0.03)
     assert last["best_val_accuracy"] >= max(s["best_val_accuracy"] for s in nights["summaries"][:2])
     winner = nights["winner"]
-    assert winner["named_by_search_run_id"] == search_runs(client)[-1].info.run_id
+    assert winner["search_run_id"] == search_runs(client)[-1].info.run_id  # named by the last night
     trained_by = {r.info.run_id: r for r in candidates}
     if winner["from_history"]:
         run = trained_by[winner["candidate_run_id"]]
         assert run.data.tags["nas.candidate_hash"] == winner["key"]
-        assert run.data.tags["mlflow.parentRunId"] == winner["search_run_id"]
+        assert run.data.tags["mlflow.parentRunId"] == winner["trained_by_search_run_id"]
     assert last["winner_from_history"] is winner["from_history"]
 
 

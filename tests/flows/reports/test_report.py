@@ -157,7 +157,8 @@ def test_report_from_mlflow_compares_searches_and_restores_the_records(workdir: 
 
     from flows.tracking.search_record import load_search
 
-    first_id = tracker.client.search_runs([tracker.experiment_id], "tags.`nas.strategy` = 'random'")[0].info.run_id
+    query = "tags.`nas.strategy` = 'random' and tags.`nas.kind` = 'search'"  # candidates carry the strategy too
+    first_id = tracker.client.search_runs([tracker.experiment_id], query)[0].info.run_id
     loaded = load_search(tracker.client, first_id)
     assert [r.index for r in loaded.results] == [r.index for r in first]
     for original, restored in zip(first, loaded.results, strict=True):
