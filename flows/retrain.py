@@ -26,11 +26,13 @@ from mlflow.entities import Metric, RunStatus
 from prefect import flow, get_run_logger, task
 
 from flows.io.artifacts import read_manifest, read_winner, write_json
+from flows.io.dvc_version import directory_md5
 from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR, TEST_METRICS, WINNER_MODEL
 from flows.reports.learning_curve import FAST_PNG, learning_curve
 from flows.runtime.entry import run_stage
 from flows.tracking.champion import CHAMPION, Champion, Promotion, crown_if_better
+from flows.tracking.dataset_input import log_dataset
 from flows.tracking.model_store import log_signed_model
 from flows.tracking.schema import (
     CANDIDATE_HASH_TAG,
@@ -201,6 +203,7 @@ def log_to_mlflow(
     tags = {PARENT_TAG: winner["search_run_id"], KIND_TAG: KIND_RETRAIN, CANDIDATE_HASH_TAG: winner["key"]}
     tags |= {TRIGGER_TAG: trigger, DATASET_HASH_TAG: manifest["content_hash"]} | source_tags("flows.retrain")
     run_id = client.create_run(tracker.experiment_id, tags=tags, run_name="retrain-winner").info.run_id
+    log_dataset(client, run_id, cfg.model_dump(mode="json"), data_dir, directory_md5(data_dir), "retrain")
     recipe = {"retrain.epochs": metrics["epochs"], "retrain.seeds": cfg.retrain.seeds}
     recipe |= {"retrain.folds": cfg.retrain.folds}
     tracker.log_params(run_id, winner["architecture"] | recipe)

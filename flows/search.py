@@ -31,6 +31,7 @@ from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR
 from flows.runtime.dask_runner import prefect_api_for_workers
 from flows.runtime.entry import run_stage
+from flows.tracking.dataset_input import log_dataset
 from flows.tracking.history import history_key
 from flows.tracking.resume import open_search
 from flows.tracking.schema import DATA_DVC_MD5_TAG, HISTORY_TAG
@@ -69,8 +70,10 @@ def search_flow(
 
     trigger = "scheduled" if scheduled else "manual"
     key = history_key(cfg, manifest["content_hash"])
-    tags = {HISTORY_TAG: key, DATA_DVC_MD5_TAG: directory_md5(Path(data_dir))}  # the data's DVC version
+    digest = directory_md5(Path(data_dir))  # the data's DVC version
+    tags = {HISTORY_TAG: key, DATA_DVC_MD5_TAG: digest}
     opened = open_search(tracker, cfg, manifest["content_hash"], to_candidate, logger, trigger, fresh, extra_tags=tags)
+    log_dataset(tracker.client, opened.parent_run_id, cfg.model_dump(mode="json"), Path(data_dir), digest, "search")
     tracker.log_search_space(space_record(cfg, manifest))  # the space stage's file, or the same record made now
     warm = start_warm(setup, tracker, key, opened.parent_run_id, scheduled, logger)
     tracker.refresh_candidate_tags()  # candidates carry the seed the warm start chose, like their parent

@@ -26,6 +26,7 @@ from flows.engine.setup import make_candidate, search_preflight
 from flows.engine.space_check import space_record
 from flows.io.dvc_version import directory_md5
 from flows.io.params import load_params
+from flows.tracking.dataset_input import log_dataset
 from flows.tracking.schema import DATA_DVC_MD5_TAG
 from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
@@ -78,8 +79,11 @@ def open_search(params_path: str, data_dir: Path, method: str, scheduled: bool =
     x_val, y_val = load_split(data_dir / "val.npz")
     config = cfg.model_dump(mode="json")
     trigger = "scheduled" if scheduled else "manual"
-    data_version = {DATA_DVC_MD5_TAG: directory_md5(data_dir)}  # on the parent and on every candidate run
-    parent_id = tracker.start_search(config, manifest["content_hash"], method, trigger=trigger, extra_tags=data_version)
+    digest = directory_md5(data_dir)  # on the parent and on every candidate run
+    parent_id = tracker.start_search(
+        config, manifest["content_hash"], method, trigger=trigger, extra_tags={DATA_DVC_MD5_TAG: digest}
+    )
+    log_dataset(tracker.client, parent_id, config, data_dir, digest, "search")
     tracker.log_search_space(space_record(cfg, manifest))
     get_run_logger().info("%s search over %d architectures of %d blocks", method, space.size(), cell.blocks)
     arrays = Arrays(x_train, y_train, x_val, y_val)

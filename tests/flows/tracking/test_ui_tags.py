@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -110,6 +111,21 @@ def test_search_and_retrain_runs_name_their_source(store: dict[str, Any]) -> Non
         assert tags["mlflow.source.type"] == "LOCAL"
         assert tags["mlflow.source.name"] == entry_point("unused")  # the process that ran them: pytest here
         assert re.fullmatch(r"[0-9a-f]{40}", tags["mlflow.source.git.commit"])  # this checkout's commit
+
+
+@pytest.mark.slow
+def test_search_and_retrain_runs_log_the_data_as_an_mlflow_dataset(store: dict[str, Any]) -> None:
+    """What fills the Dataset column: the data's name, DVC's md5 as digest, the folder and git revision as source."""
+    (retrain,) = runs(store["client"], "retrain")
+    searches = runs(store["client"], "search") + runs(store["client"], "search", "nas-oneshot")
+    for run in [*searches, retrain]:
+        full = store["client"].get_run(run.info.run_id)
+        (logged,) = full.inputs.dataset_inputs
+        assert logged.dataset.name == "digits" and logged.dataset.digest == store["md5"]
+        source = json.loads(logged.dataset.source)
+        assert source["uri"].endswith("data/prepared") and len(source["git_revision"]) == 40
+        context = {tag.key: tag.value for tag in logged.tags}["mlflow.data.context"]
+        assert context == ("retrain" if run is retrain else "search")
 
 
 @pytest.mark.slow
