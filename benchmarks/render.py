@@ -179,13 +179,13 @@ def nightly() -> str:
             f"{_acc(single['test_accuracy'])} |"
         )
         lines.append(
-            f"| {run['seed']} | nights − single | | | | | {final['difference']:+.4f} (noise ±{final['noise']:.4f}, "
+            f"| {run['seed']} | nights − single | | | | | {final['difference'] + 0.0:+.4f} (noise ±{final['noise']:.4f}, "
             f"{verdict}) | |"
         )
     lines.append("")
     lines.append(
         f"Architectures trained twice, all seeds and nights: **{data['trained_twice']}**. "
-        f"Promotion-score difference, nights − single, median over seeds: {data['median_difference']:+.4f}; "
+        f"Promotion-score difference, nights − single, median over seeds: {data['median_difference'] + 0.0:+.4f}; "
         f"within noise on {data['within_noise']} of {len(data['seeds'])} seeds."
     )
     return "\n".join(lines) + "\n"
