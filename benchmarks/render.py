@@ -179,8 +179,8 @@ def nightly() -> str:
             f"{_acc(single['test_accuracy'])} |"
         )
         lines.append(
-            f"| {run['seed']} | nights − single | | | | | {final['difference'] + 0.0:+.4f} (noise ±{final['noise']:.4f}, "
-            f"{verdict}) | |"
+            f"| {run['seed']} | nights − single | | | | | {final['difference'] + 0.0:+.4f} "
+            f"(noise ±{final['noise']:.4f}, {verdict}) | |"
         )
     lines.append("")
     lines.append(
