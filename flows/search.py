@@ -76,7 +76,6 @@ def search_flow(
     log_dataset(tracker.client, opened.parent_run_id, cfg.model_dump(mode="json"), Path(data_dir), digest, "search")
     tracker.log_search_space(space_record(cfg, manifest))  # the space stage's file, or the same record made now
     warm = start_warm(setup, tracker, key, opened.parent_run_id, scheduled, logger)
-    tracker.refresh_candidate_tags()  # candidates carry the seed the warm start chose, like their parent
     objective = setup.objective
     progress = make_progress(cfg.search.max_candidates, logger, objective.objective)
     strategy = objective.constrain(setup.strategy(warm.seed, warm.first), on_skip=progress.skipped_over_limit)

@@ -61,8 +61,8 @@ def start_warm(
         tracker.client.log_dict(search_run_id, history.record() | {"transferred": first}, WARM_START_ARTIFACT)
         if seed != cfg.seed:
             logger.info("warm start: this search's seed is %d (search.seed %d and its run id)", seed, cfg.seed)
-    tracker.client.set_tag(search_run_id, WARM_START_TAG, warm.mode)
-    tracker.client.set_tag(search_run_id, SEARCH_SEED_TAG, str(warm.seed))
+    tracker.tag_search(WARM_START_TAG, warm.mode)
+    tracker.tag_search(SEARCH_SEED_TAG, str(warm.seed))  # candidates carry the seed the strategy really uses
     return warm
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from matplotlib.axes import Axes
@@ -31,6 +31,12 @@ class SearchCurve:
 
     label: str
     accuracies: list[float | None]  # None: a failed candidate (it still spent budget)
+
+
+def known(xs: Iterable[float], ys: Sequence[float | None]) -> tuple[list[float], list[float]]:
+    """The points whose y is known (a failed candidate has none), as the two lists matplotlib takes."""
+    pairs = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+    return [x for x, _ in pairs], [y for _, y in pairs]
 
 
 def running_best(values: Sequence[float | None]) -> list[float | None]:
@@ -89,9 +95,8 @@ def accuracy_by_candidate(results: Sequence[CandidateResult], winner: CandidateR
             [r.index for r in failures], [floor] * len(failures), marker="x", color=FAIL_COLOR, label="failed", zorder=3
         )
     best = running_best([r.score for r in ordered])
-    points = [(r.index, b) for r, b in zip(ordered, best, strict=True) if b is not None]
-    if points:
-        xs, ys = zip(*points, strict=True)
+    xs, ys = known([r.index for r in ordered], best)
+    if xs:
         axes.step(xs, ys, where="post", color=BEST_COLOR, label="best so far")
     if winner is not None:
         axes.scatter(
@@ -182,9 +187,8 @@ def strategy_comparison(curves: Sequence[SearchCurve]) -> Figure:
     axes = figure.subplots()
     for curve in curves:
         best = running_best(curve.accuracies)
-        points = [(i + 1, b) for i, b in enumerate(best) if b is not None]
-        if points:
-            xs, ys = zip(*points, strict=True)
+        xs, ys = known(range(1, len(best) + 1), best)
+        if xs:
             axes.step(xs, ys, where="post", label=curve.label, linewidth=1.6)
     integer_x(axes)
     axes.set_xlabel("candidates spent")
@@ -203,13 +207,11 @@ def best_so_far_by_night(nights: Sequence[NightBest]) -> Figure:
     xs = list(range(1, len(nights) + 1))
     own = [n.own_best for n in nights]
     so_far = running_best(own)
-    points = [(x, b) for x, b in zip(xs, so_far, strict=True) if b is not None]
-    if points:
-        px, py = zip(*points, strict=True)
+    px, py = known(xs, so_far)
+    if px:
         axes.step(px, py, where="post", color=BEST_COLOR, linewidth=2, label="best so far")
-    dots = [(x, v) for x, v in zip(xs, own, strict=True) if v is not None]
-    if dots:
-        dx, dy = zip(*dots, strict=True)
+    dx, dy = known(xs, own)
+    if dx:
         axes.scatter(dx, dy, color=OK_COLOR, s=24, zorder=3, label="that search's own best")
     axes.set_xticks(xs, [n.label for n in nights], rotation=30, ha="right", fontsize=7)
     axes.set_xlabel("search (oldest first)")

@@ -7,7 +7,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from flows.reports.charts import integer_x, parameter_axis, running_best
+from flows.reports.charts import integer_x, known, parameter_axis, running_best
 from flows.reports.page import SearchData
 from nas_core.objectives import best_by
 
@@ -24,13 +24,12 @@ def best_so_far(searches: Sequence[tuple[str, SearchData]]) -> Figure:
     for k, (label, data) in enumerate(searches):
         color, ordered = COLORS[k], sorted(data.results, key=lambda r: r.index)
         scores = [r.score for r in ordered]
-        dots = [(x, s) for x, s in enumerate(scores, start=1) if s is not None]
-        if dots:
-            xs, ys = zip(*dots, strict=True)
+        spent = range(1, len(scores) + 1)
+        xs, ys = known(spent, scores)
+        if xs:
             axes.scatter(xs, ys, s=DOT_SIZES[k], marker=MARKERS[k], alpha=0.45, zorder=2, **_filled(k))
-        points = [(x, b) for x, b in enumerate(running_best(scores), start=1) if b is not None]
-        if points:
-            xs, ys = zip(*points, strict=True)
+        xs, ys = known(spent, running_best(scores))
+        if xs:
             axes.step(xs, ys, where="post", color=color, linewidth=LINE_WIDTHS[k], alpha=0.9, label=label, zorder=3)
         winner = best_by(ordered, data.objective)
         if winner is not None and (interval := winner.val_interval) is not None:

@@ -17,7 +17,6 @@ search reads the same history as when it first ran.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -26,22 +25,27 @@ from typing import Any
 
 from mlflow.entities import Run
 
-from flows.tracking.resume import EXECUTION_ONLY, all_runs, read_result, read_sample
+from flows.tracking.resume import (
+    EXECUTION_ONLY,
+    all_runs,
+    finished_candidates,
+    read_result,
+    read_sample,
+    search_identity,
+)
 from flows.tracking.schema import (
     CANDIDATE_INDEX_TAG,
     DATASET_HASH_TAG,
     HISTORY_TAG,
-    KIND_CANDIDATE,
     KIND_SEARCH,
     KIND_TAG,
     PARENT_TAG,
-    STATUS_TAG,
 )
 from flows.tracking.tracker import MlflowTracker
 from nas_core.config import NasConfig
 from nas_core.errors import NasError
 from nas_core.objectives import Score, ranked_by
-from nas_core.results import COMPLETED, FAILED, CandidateResult
+from nas_core.results import CandidateResult
 from nas_core.search_loop import Candidate
 from nas_core.space import Sample
 
@@ -91,35 +95,14 @@ class History:
 
 def history_key(cfg: NasConfig, dataset_hash: str) -> str:
     """Which searches share a history: the same data and the settings that give a score its meaning."""
-    search = {k: v for k, v in cfg.search.model_dump(mode="json").items() if k not in NOT_IN_HISTORY_KEY}
-    identity = {
-        "version": 1,
-        "dataset_hash": dataset_hash,
-        "graph": cfg.search.strategy == "graph",  # graph samples are another kind of sample
-        "space": cfg.space.model_dump(mode="json"),
-        "search": search,
-        "train": cfg.train.model_dump(mode="json"),
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+    graph = cfg.search.strategy == "graph"  # graph samples are another kind of sample
+    return search_identity(cfg, dataset_hash, NOT_IN_HISTORY_KEY, graph=graph)
 
 
 def night_seed(base_seed: int, search_run_id: str) -> int:
     """A fresh seed for each warm-started search, derived from its run id (kept on the run as a tag)."""
     digest = hashlib.sha256(f"{base_seed}:{search_run_id}".encode()).hexdigest()
     return int(digest[:8], 16) % (2**31 - 1)
-
-
-def finished_candidates(tracker: MlflowTracker, search: Run, before_ms: int | None = None) -> list[Run]:
-    """A search's candidate runs that finished (trained or failed), before `before_ms` if given, in index order."""
-    query = f"tags.`{PARENT_TAG}` = '{search.info.run_id}' and tags.`{KIND_TAG}` = '{KIND_CANDIDATE}'"
-    runs = [
-        run
-        for run in all_runs(tracker, query, experiment_id=search.info.experiment_id)
-        if run.info.status in ("FINISHED", "FAILED")
-        and run.data.tags.get(STATUS_TAG) in (COMPLETED, FAILED)
-        and (before_ms is None or (run.info.end_time or 0) <= before_ms)
-    ]
-    return sorted(runs, key=lambda r: (int(r.data.tags.get(CANDIDATE_INDEX_TAG, "0")), r.info.start_time))
 
 
 def as_known(tracker: MlflowTracker, run: Run, make_candidate: MakeCandidate) -> Known | None:

@@ -70,17 +70,23 @@ class OpenedSearch:
     resumed: bool = False
 
 
-def resume_key(cfg: NasConfig, dataset_hash: str) -> str:
-    """The identity of a search: its data and the settings that decide which candidates get trained."""
-    search = {k: v for k, v in cfg.search.model_dump(mode="json").items() if k not in EXECUTION_ONLY}
+def search_identity(cfg: NasConfig, dataset_hash: str, leave_out: tuple[str, ...], **extra: Any) -> str:
+    """A short hash of the data, the space, training and every `search` key not in `leave_out`."""
+    search = {k: v for k, v in cfg.search.model_dump(mode="json").items() if k not in leave_out}
     identity = {
         "version": 1,
         "dataset_hash": dataset_hash,
         "space": cfg.space.model_dump(mode="json"),
         "search": search,
         "train": cfg.train.model_dump(mode="json"),
+        **extra,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def resume_key(cfg: NasConfig, dataset_hash: str) -> str:
+    """The identity of a search: its data and the settings that decide which candidates get trained."""
+    return search_identity(cfg, dataset_hash, EXECUTION_ONLY)
 
 
 def resumable(run: Run) -> bool:
@@ -171,20 +177,15 @@ def recover(
     tracker: MlflowTracker, parent_id: str, make_candidate: MakeCandidate, budget: int, logger: Logger
 ) -> tuple[list[tuple[Sample, CandidateResult]], int]:
     """Finished candidates of `parent_id` as replay (renumbered 0..n-1), and how many were marked KILLED."""
-    query = f"tags.`{PARENT_TAG}` = '{parent_id}' and tags.`{KIND_TAG}` = '{KIND_CANDIDATE}'"
-    finished: list[Run] = []
+    runs = candidate_runs(tracker, parent_id)
     killed = 0
-    for run in all_runs(tracker, query):
-        done = run.info.status in ("FINISHED", "FAILED") and run.data.tags.get(STATUS_TAG) in (COMPLETED, FAILED)
-        if done:
-            finished.append(run)
-        elif run.info.status == "RUNNING":  # its process died with the search: train it again
+    for run in runs:
+        if run.info.status == "RUNNING":  # its process died with the search: train it again
             mark_killed(tracker, run)
             killed += 1
-    finished.sort(key=lambda r: (int(r.data.tags.get(CANDIDATE_INDEX_TAG, "0")), r.info.start_time))
     replay: list[tuple[Sample, CandidateResult]] = []
     seen: set[str] = set()
-    for run in finished[:budget]:
+    for run in in_index_order([run for run in runs if finished(run)])[:budget]:
         sample = read_sample(tracker, run)
         candidate = None if sample is None else make_candidate(len(replay), sample)
         if sample is None or candidate is None or candidate.key != run.data.tags.get(CANDIDATE_HASH_TAG):
@@ -196,6 +197,28 @@ def recover(
         renumber(tracker, run, candidate.index)
         replay.append((sample, read_result(tracker, run, candidate)))
     return replay, killed
+
+
+def candidate_runs(tracker: MlflowTracker, search_run_id: str, experiment_id: str | None = None) -> list[Run]:
+    """Every candidate run of one search, in any state."""
+    query = f"tags.`{PARENT_TAG}` = '{search_run_id}' and tags.`{KIND_TAG}` = '{KIND_CANDIDATE}'"
+    return all_runs(tracker, query, experiment_id=experiment_id)
+
+
+def finished(run: Run) -> bool:
+    """Trained or failed for good: a candidate whose record a later search can trust."""
+    return run.info.status in ("FINISHED", "FAILED") and run.data.tags.get(STATUS_TAG) in (COMPLETED, FAILED)
+
+
+def in_index_order(runs: list[Run]) -> list[Run]:
+    return sorted(runs, key=lambda r: (int(r.data.tags.get(CANDIDATE_INDEX_TAG, "0")), r.info.start_time))
+
+
+def finished_candidates(tracker: MlflowTracker, search: Run, before_ms: int | None = None) -> list[Run]:
+    """A search's candidate runs that finished (trained or failed), before `before_ms` if given, in index order."""
+    runs = candidate_runs(tracker, search.info.run_id, experiment_id=search.info.experiment_id)
+    ended = (run for run in runs if finished(run) and (before_ms is None or (run.info.end_time or 0) <= before_ms))
+    return in_index_order(list(ended))
 
 
 def mark_killed(tracker: MlflowTracker, run: Run) -> None:

@@ -192,6 +192,13 @@ class MlflowTracker:
             tags = ({OBJECTIVE_TAG: objective} if objective else {}) | parent.tags
             self.candidate_tags = {k: tags[k] for k in CANDIDATE_CONTEXT_TAGS if k in tags}
 
+    def tag_search(self, key: str, value: str) -> None:
+        """A tag on the parent run, which candidates started from now on also carry if it is search context."""
+        assert self.parent_run_id is not None, "start_search or resume_search first"
+        self.client.set_tag(self.parent_run_id, key, value)
+        if key in CANDIDATE_CONTEXT_TAGS:
+            self.candidate_tags[key] = value
+
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         items = [Param(k, json.dumps(v) if isinstance(v, list | dict) else str(v)) for k, v in params.items()]
         for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
