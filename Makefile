@@ -49,5 +49,6 @@ schedule: setup
 ui: setup
 	nas ui --params params.yaml --host 127.0.0.1 --port 5000
 
+# Not metrics/: git keeps it, committed with dvc.lock (docs/operations/dvc.md), and clean leaves both.
 clean:
-	rm -rf .prefect artifacts metrics models data/prepared mlflow.db mlartifacts
+	rm -rf .prefect artifacts models data/prepared mlflow.db mlartifacts

@@ -367,6 +367,43 @@ def export(
         raise typer.Exit(1)
 
 
+data_app = typer.Typer(
+    help="Datasets: add your own as a DVC-tracked folder or .npz under data/raw.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("add")
+def data_add(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder with one sub-folder of images per class, or an .npz file with arrays x and y. "
+            "Outside data/raw it is copied to data/raw/<name> first."
+        ),
+    ],
+    params: Params = DEFAULT_PARAMS,
+) -> None:
+    """Add your dataset: check it loads, `dvc add` it, and set data.source and data.path in params.yaml."""
+
+    def step() -> Any:
+        from flows.io.data_add import add_dataset
+
+        return add_dataset(path, Path.cwd(), params)
+
+    added = run_user_step(step)
+    if added.copied_from is not None:
+        out.print(f"copied {added.copied_from} to {added.path} (the prepare stage reads data/raw)", markup=False)
+    shape = "×".join(str(d) for d in added.input_shape)
+    out.print(
+        f"{added.path}: {added.examples:,} images of {shape}, {added.num_classes} classes ({added.source})",
+        markup=False,
+    )
+    out.print(f"dvc add {added.path}: versioned by {added.dvc_file}", markup=False)
+    out.print(f"{params}: data.source: {added.source}, data.path: {added.path}", markup=False)
+    out.print(f"next: git add {' '.join(added.commit)}, commit, and `dvc push` uploads the data", markup=False)
+
+
 @app.command()
 def schedule(params: Params = DEFAULT_PARAMS) -> None:
     """Serve the nightly search on schedule.cron (Prefect deployment); runs until stopped."""

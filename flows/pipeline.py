@@ -1,4 +1,4 @@
-"""The whole pipeline as one Prefect flow: prepare, space, search, retrain, each a subflow.
+"""The whole pipeline as one Prefect flow: raw, prepare, space, search, retrain, each a subflow.
 
     python -m flows.pipeline [--params params.yaml]
 
@@ -18,6 +18,7 @@ from prefect.logging.loggers import flow_run_logger
 
 from flows.io.params import load_params
 from flows.prepare import prepare_flow
+from flows.raw import raw_flow
 from flows.retrain import retrain_flow
 from flows.runtime.entry import run_stage
 from flows.runtime.notify import NightFailure, notify_night_failed
@@ -64,6 +65,7 @@ def tell_of_a_failed_night(flow: Flow[Any, Any], flow_run: FlowRun, state: State
 @flow(name="nas-pipeline", on_failure=[tell_of_a_failed_night], on_crashed=[tell_of_a_failed_night])
 def pipeline_flow(params_path: str = "params.yaml", scheduled: bool = False) -> dict[str, Any]:
     """`scheduled` (set by the nightly deployment) tags the MLflow runs `nas.trigger=scheduled`."""
+    raw_flow(params_path=params_path)
     prepare_flow(params_path=params_path)
     space_flow(params_path=params_path)
     search = run_search_stage(params_path=params_path, scheduled=scheduled)

@@ -3,7 +3,10 @@
     python -m flows.prepare [--params params.yaml]
 
 Writes data/prepared/{train,val,test}.npz and data/prepared/manifest.json (shapes, class
-counts, content hash). Raw user datasets live under data/raw/ and are versioned with DVC.
+counts, content hash). It reads a built-in source from data/raw/builtin/<name>.npz, which the raw
+stage (`flows/raw.py`) writes before it; run outside `dvc repro`, with no such file, it writes the
+file itself with the raw stage's function and says so. User datasets live under data/raw/ too,
+each versioned by its own .dvc file.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
+from flows.io.builtin_data import describe_origin, ensure_builtin, is_builtin
 from flows.io.datasets import load_dataset
 from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR
@@ -25,6 +29,14 @@ from nas_core.prepared import manifest, write_splits
 
 @task(name="load-and-split")
 def prepare_dataset(cfg: DataConfig, root: Path, out_dir: Path) -> dict[str, Any]:
+    if is_builtin(cfg.source):
+        written = ensure_builtin(cfg.source, root)
+        if written is not None:
+            get_run_logger().info(
+                "%s was missing (a run outside `dvc repro`, which runs the raw stage first): wrote it from %s",
+                written["file"],
+                describe_origin(written),
+            )
     x, y = load_dataset(cfg, root)
     splits = split_and_scale(x, y, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     info = manifest(splits, cfg.source)

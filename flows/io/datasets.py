@@ -1,29 +1,29 @@
 """Reading datasets from where users keep them: each source as plain arrays (nas_core.prepared writes them out).
 
 Each source turns into plain arrays (x images, y labels) that `nas_core.data.check_arrays` then checks
-once, so every loader only has to explain what is wrong with its own file format.
+once, so every loader only has to explain what is wrong with its own file format. The built-in
+sources are read from their versioned copy in data/raw/builtin (`flows/io/builtin_data.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import os
-import socket
 import zipfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from flows.io.mnist import ensure_mnist_file, load_mnist_pickle
+from flows.io.builtin_data import (
+    builtin_file,
+    ensure_builtin,
+    flat_labels,
+    is_builtin,
+    load_digits,
+    load_keras_dataset,
+)
 from nas_core.config import DataConfig
 from nas_core.data import as_images, check_arrays, subsample
 from nas_core.errors import NasError, reason
-
-KERAS_SOURCES = ("keras:mnist", "keras:fashion_mnist", "keras:cifar10")
-DOWNLOAD_TIMEOUT_S = 30.0
 
 
 def _resolve(cfg: DataConfig, root: Path) -> Path:
@@ -34,11 +34,17 @@ def _resolve(cfg: DataConfig, root: Path) -> Path:
 
 
 def load_dataset(cfg: DataConfig, root: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Load the configured source as checked images (n, h, w[, c]) and labels 0..k-1, then apply `data.limit`."""
+    """Load the configured source as checked images (n, h, w[, c]) and labels 0..k-1, then apply `data.limit`.
+
+    A built-in source is read from data/raw/builtin/<name>.npz, which the raw stage writes; when it
+    is missing (a run outside `dvc repro`) it is written first, from the package or download.
+    """
     source: str
-    if cfg.source == "digits":
-        source = "data.source: digits"
-        x, y = load_digits()
+    if is_builtin(cfg.source):
+        ensure_builtin(cfg.source, root)
+        path = builtin_file(cfg.source, root)
+        source = str(path)
+        x, y = load_builtin_npz(path)
     elif cfg.source == "npz":
         path = _resolve(cfg, root)
         source = str(path)
@@ -47,16 +53,9 @@ def load_dataset(cfg: DataConfig, root: Path) -> tuple[np.ndarray, np.ndarray]:
         path = _resolve(cfg, root)
         source = str(path)
         x, y = load_image_folder(path)
-    elif cfg.source == "mnist":
-        path = ensure_mnist_file(root / "data" / "external")
-        source = str(path)
-        x, y = load_mnist_pickle(path)
-    elif cfg.source in KERAS_SOURCES:
-        source = f"data.source: {cfg.source}"
-        x, y = load_keras_dataset(cfg.source)
     else:  # DataConfig's Literal makes this unreachable from params.yaml
         raise NasError(f"data.source: unknown source {cfg.source!r}")
-    y = _flat_labels(y)
+    y = flat_labels(y)
     check_arrays(x, y, source)
     x = as_images(x)
     if cfg.limit is not None:
@@ -64,18 +63,14 @@ def load_dataset(cfg: DataConfig, root: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int64, copy=False)
 
 
-def _flat_labels(y: np.ndarray) -> np.ndarray:
-    """Labels stored as a column (n, 1), as CIFAR-10's are, become one label per example."""
-    y = np.asarray(y)
-    return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-
-
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's bundled 8x8 digits (1797 images, pixels 0..16): small, offline, always there."""
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    digits = sklearn_digits()
-    return np.asarray(digits.images, dtype=np.float32), np.asarray(digits.target, dtype=np.int64)
+def load_builtin_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A built-in source's versioned copy; a damaged one says how to get it back."""
+    try:
+        return load_npz(path)
+    except NasError as error:
+        raise NasError(
+            f"{error}; the raw stage writes this file: run `dvc repro raw`, or delete it and it is written again"
+        ) from None
 
 
 def _require_file(path: Path) -> None:
@@ -204,50 +199,9 @@ def read_image(file: Path, mode: str, size: tuple[int, int] | None = None) -> np
         raise NasError(f"{file}: not a readable image ({reason(error)})") from None
 
 
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    """Keras downloads with urllib and no timeout: bound it so a dead network fails instead of hanging."""
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds if previous is None else min(previous, seconds))
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
-
-
-def _keras_cache() -> Path:
-    """Where Keras looks for already downloaded datasets (its home is fixed when keras is imported)."""
-    try:
-        home = importlib.import_module("keras.src.backend.config").keras_home()
-    except (ImportError, AttributeError):
-        home = os.environ.get("KERAS_HOME", "~/.keras")
-    return Path(home) / "datasets"
-
-
-def load_keras_dataset(source: str) -> tuple[np.ndarray, np.ndarray]:
-    """The Keras loaders (train + test joined; prepare re-splits). They download, so they need internet."""
-    name = source.removeprefix("keras:")
-    import keras
-
-    loader = getattr(keras.datasets, name)
-    try:
-        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
-            (x_train, y_train), (x_test, y_test) = loader.load_data()
-    except Exception as error:  # urllib, tarfile, zip and hash errors alike mean "could not get the data"
-        offline = (
-            "use `source: mnist` for offline MNIST"
-            if name == "mnist"
-            else "offline, use `source: npz` or `image_folder` with a local copy"
-        )
-        raise NasError(
-            f"data.source: {source} could not be downloaded ({reason(error)}); this source needs internet "
-            f"(or a filled Keras cache in {_keras_cache()}) — {offline}"
-        ) from None
-    return np.concatenate([x_train, x_test]), np.concatenate([_flat_labels(y_train), _flat_labels(y_test)])
-
-
 __all__ = [
     "image_files",
+    "load_builtin_npz",
     "load_dataset",
     "load_digits",
     "load_image_folder",

@@ -2,7 +2,7 @@
 
 A plain `python -m flows.<stage>` starts Prefect's own temporary API server and stops it at the
 end. `temporary_server()` starts that same server once for a whole `dvc repro` (`nas run`, so
-`make run`), so its four stages do not each pay its start-up. Prefect's ephemeral API runs no
+`make run`), so its stages do not each pay its start-up. Prefect's ephemeral API runs no
 scheduler, so a cron would never fire: `prefect_api()` uses the server named by PREFECT_API_URL
 when one is set, and otherwise starts `prefect server start` on 127.0.0.1 for as long as needed.
 """

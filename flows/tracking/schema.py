@@ -37,6 +37,7 @@ SEARCH_SEED_TAG = "nas.search_seed"  # the seed the strategy really used (fresh 
 WARM_START_TAG = "nas.warm_start"  # off | history | transfer: what this search started from
 WARM_START_ARTIFACT = "warm_start.json"  # the earlier runs this search was told about
 OBJECTIVE_TAG = "nas.objective"  # search.objective: what the candidates were scored by
+DVC_EXPERIMENT_TAG = "nas.dvc_experiment"  # the `dvc exp run` experiment whose stage ran the search
 
 # A candidate's child run.
 CANDIDATE_HASH_TAG = "nas.candidate_hash"

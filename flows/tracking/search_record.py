@@ -13,7 +13,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from flows.io.paths import REPORTS_DIR
+from flows.io.paths import REPORTS_DIR, project_root
 from flows.reports.charts import NightBest, SearchCurve
 from flows.reports.page import SearchData, write_report
 from flows.tracking.schema import (
@@ -203,9 +203,13 @@ def report_after_search(
     experiment_id: str,
     data: SearchData,
     logger: logging.Logger | logging.LoggerAdapter[Any],
-    out_root: Path = REPORTS_DIR,
+    out_root: Path | None = None,
 ) -> Path | None:
-    """The search flow's last step. The search is done whatever happens here: a failure only warns."""
+    """The search flow's last step. The search is done whatever happens here: a failure only warns.
+
+    The page goes to `reports/` in the project (`project_root`), even from a DVC experiment's temporary copy.
+    """
+    out_root = project_root() / REPORTS_DIR if out_root is None else out_root
     try:
         if not data.started:
             data.started = started_at(client.get_run(data.run_id).info.start_time)
@@ -234,7 +238,7 @@ def report_after_retrain(
     The model is saved and registered whatever happens here: a failure only warns.
     """
     try:
-        index = report_search(client, experiment_id, run_id, manifest=manifest)
+        index = report_search(client, experiment_id, run_id, project_root() / REPORTS_DIR, manifest)
         logger.info("search report, with the retrained winner: %s", index)
         return index
     except Exception as error:

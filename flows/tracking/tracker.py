@@ -7,6 +7,7 @@ nothing depends on MLflow's global "active run".
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -18,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
+from flows.io.paths import project_root
 from flows.reports.learning_curve import FAST_PNG, learning_curve
 from flows.tracking.run_labels import entry_point, search_run_name
 from flows.tracking.schema import (
@@ -25,6 +27,7 @@ from flows.tracking.schema import (
     CANDIDATE_HASH_TAG,
     CANDIDATE_INDEX_TAG,
     DATASET_HASH_TAG,
+    DVC_EXPERIMENT_TAG,
     ERROR_TAG,
     EXPERIMENT_KIND_TAG,
     EXPERIMENT_KIND_TRAINING,
@@ -52,6 +55,7 @@ from nas_core.errors import NasError
 from nas_core.results import CandidateResult
 from nas_core.search_loop import Candidate
 
+SERVER_SCHEMES = ("http://", "https://", "databricks")  # tracking servers: they place artifacts themselves
 SECRET_WORDS = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential", re.IGNORECASE)
 
 
@@ -81,12 +85,23 @@ def redact(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def absolute_tracking_uri(uri: str) -> str:
-    """`sqlite:///mlflow.db` means the file in the working directory *now*: pin it, since MLflow
-    caches one database engine per URI string for the life of the process."""
+    """`sqlite:///mlflow.db` means the file in the project's folder *now* (`project_root`: the working
+    directory, or the project itself from a DVC experiment's temporary copy): pin it, since MLflow caches
+    one database engine per URI string for the life of the process. Other URIs are left as they are."""
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/") and ":memory:" not in uri:
-        return prefix + str(Path(uri[len(prefix) :]).resolve())
+        return prefix + str((project_root() / uri[len(prefix) :]).resolve())
     return uri
+
+
+def new_experiment_artifacts(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps its artifacts: None for MLflow's default, `mlruns/<id>` in the working
+    directory, unless that is a DVC experiment's temporary copy (`project_root`), which DVC deletes: then
+    `mlruns/<experiment>` in the project. A tracking server decides for itself."""
+    root = project_root().resolve()
+    if uri.startswith(SERVER_SCHEMES) or root == Path.cwd().resolve():
+        return None
+    return str(root / "mlruns" / (re.sub(r"[^\w.-]+", "-", experiment).strip("-.") or "experiment"))
 
 
 def git_commit() -> str:
@@ -134,7 +149,8 @@ class MlflowTracker:
         try:
             found = self.client.get_experiment_by_name(name)
             if found is None:
-                return str(self.client.create_experiment(name, tags=kind))
+                location = new_experiment_artifacts(self.uri, name)
+                return str(self.client.create_experiment(name, artifact_location=location, tags=kind))
             if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND_TRAINING:  # made by an earlier version
                 self.client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND_TRAINING)
             return str(found.experiment_id)
@@ -166,6 +182,8 @@ class MlflowTracker:
         tags |= {OBJECTIVE_TAG: str(search.get("objective", "accuracy")), SEARCH_SEED_TAG: str(search.get("seed", 0))}
         tags[TRIGGER_TAG] = trigger
         tags |= source_tags("flows.search")
+        if dvc_experiment := os.environ.get("DVC_EXP_NAME"):  # `dvc exp run` names its experiment to its stages
+            tags[DVC_EXPERIMENT_TAG] = dvc_experiment
         tags |= dict(extra_tags or {})  # set at creation, so a kill cannot leave a parent without them
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=search_run_name(strategy, config))
         self.parent_run_id = run.info.run_id

