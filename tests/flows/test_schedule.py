@@ -3,6 +3,7 @@ server (the second trains nothing the first trained), a worse retrain, and a nig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from mlflow import MlflowClient
 from prefect.client.orchestration import get_client
@@ -80,6 +82,7 @@ def nightly(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "first_test": first_test,
             "second_run": second_run,
             "log": log,
+            "process": process,
         }
     finally:
         process.send_signal(signal.SIGINT)
@@ -167,6 +170,55 @@ def test_a_worse_retrain_is_registered_but_the_champion_stays(
     assert len(client.search_model_versions("name = 'nas-test'")) == 3  # the loser is registered all the same
     retrain_run = client.get_run(second["mlflow_run_id"])
     assert retrain_run.data.tags["nas.trigger"] == "manual" and retrain_run.data.tags["nas.champion"] == "false"
+
+
+def night_process(schedule: subprocess.Popen[bytes], flow_run_id: str, timeout: float = 120.0) -> psutil.Process:
+    """The process the served deployment runs one flow run in: a child of the schedule command."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in psutil.Process(schedule.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if child.environ().get("PREFECT__FLOW_RUN_ID") == flow_run_id:
+                    return child
+        time.sleep(0.5)
+    pytest.fail(f"no process of flow run {flow_run_id} appeared under the schedule command")
+
+
+def final_state(flow_run_id: Any, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(flow_run_id).state
+            if state is not None and state.is_final():
+                return state
+            time.sleep(1)
+    pytest.fail(f"flow run {flow_run_id} did not end within {timeout:.0f} s")
+
+
+@pytest.mark.slow
+def test_a_night_whose_process_dies_tells_the_webhook_and_mlflow(
+    nightly: dict[str, Any], webhook: RecordingServer
+) -> None:
+    """A crash, not an exception: the night's process is killed with SIGKILL while it trains."""
+    root = nightly["root"]
+    schedule = NIGHTLY["schedule"] | {"notify": {"webhook": webhook.url}}
+    write_params(root / "params.yaml", NIGHTLY | {"schedule": schedule})
+    flow_run = run_deployment(DEPLOYMENT, timeout=0, as_subflow=False)  # returns once it is scheduled
+    night_process(nightly["process"], str(flow_run.id)).kill()
+    state = final_state(flow_run.id)
+    assert state.is_crashed(), state
+    # The schedule command runs the crash hook after it reports the state: wait for its last step.
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("nas-test")
+    assert experiment is not None
+    query = f"tags.`nas.kind` = 'night' and tags.`nas.flow_run_id` = '{flow_run.id}'"
+    deadline = time.monotonic() + 60
+    while not (nights := client.search_runs([experiment.experiment_id], query)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(nights) == 1, nightly["log"].read_text()[-3000:]
+    assert nights[0].info.status == "FAILED" and "SIGKILL" in nights[0].data.tags["nas.error"], nights[0].data.tags
+    (body,) = webhook.bodies
+    assert body["state"] == "Crashed" and body["flow_run_id"] == str(flow_run.id) and "SIGKILL" in body["error"]
 
 
 @pytest.mark.slow
