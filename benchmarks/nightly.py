@@ -1,6 +1,9 @@
 """Five warm-started nights of 12 candidates against one 60-candidate search, on digits (issue 19).
 
-    .venv/bin/python -m benchmarks.nightly [--seeds 0 1 2] [--nights 5] [--out benchmarks/results/nightly.json]
+    .venv/bin/python -m benchmarks.nightly [--seeds 0 1 2] [--nights 5] [--out FILE] [--merge]
+
+`--merge` keeps the seeds of an earlier results file that this run does not measure (one seed is
+about 35 minutes on the 2-core machine, so seeds can be run one at a time).
 
 For each search seed, in two scratch folders that start empty:
 - nights: `python -m flows.pipeline` `--nights` times with the repository's params.yaml,
@@ -145,8 +148,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--nights", type=int, default=5)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/nightly.json")
+    parser.add_argument("--merge", action="store_true", help="keep the other seeds of an earlier --out")
     args = parser.parse_args()
-    per_seed = []
+    earlier = json.loads(args.out.read_text()) if args.merge and args.out.exists() else {"seeds": []}
+    kept = [s for s in earlier["seeds"] if s["seed"] not in args.seeds]
+    per_seed = list(kept)
     for seed in args.seeds:
         with tempfile.TemporaryDirectory(prefix="nightly-") as scratch:
             nights_dir, single_dir = Path(scratch, "nights"), Path(scratch, "single")
@@ -156,11 +162,13 @@ def main() -> None:
             single = run_single(single_dir, seed, args.nights * PER_NIGHT)
             shutil.rmtree(scratch, ignore_errors=True)
         per_seed.append({"seed": seed, **nights, "single": single, "final": compare(nights["nights"][-1], single)})
+    per_seed.sort(key=lambda s: s["seed"])
+    command = f"python -m benchmarks.nightly --seeds {' '.join(map(str, args.seeds))} --nights {args.nights}"
     finals = [s["final"]["difference"] for s in per_seed]
     result = {
         "what": f"{args.nights} warm-started nights of {PER_NIGHT} candidates vs one search of "
         f"{args.nights * PER_NIGHT}, digits, default params.yaml otherwise",
-        "command": f"python -m benchmarks.nightly --seeds {' '.join(map(str, args.seeds))} --nights {args.nights}",
+        "command": f"{earlier['command']}; then {command} --merge" if kept else command,
         "seeds": per_seed,
         "trained_twice": sum(row["trained_before"] for s in per_seed for row in s["nights"]),
         "median_difference": statistics.median(finals),

@@ -16,6 +16,8 @@ from nas_core.strategies import (
     progressive,  # noqa: F401  (registers "progressive")
     random_search,  # noqa: F401  (registers "random")
     reinforce,  # noqa: F401  (registers "reinforce")
+    surrogate,  # noqa: F401  (registers "surrogate")
+    tpe,  # noqa: F401  (registers "tpe")
 )
 from nas_core.strategies.base import Strategy
 from nas_core.strategies.middleware import Deduplicated, FailureAware, Primed, Wrapper

@@ -30,3 +30,33 @@ def toy_score(sample: dict[str, Any]) -> float:
     if sample["depth"] >= 2:
         score += 0.05 * sample["extra"]
     return score
+
+
+def make_planted_space() -> SearchSpace:
+    """2,880 architectures with one planted best; the second block's choices only matter with two blocks."""
+    return SearchSpace(
+        (
+            Dimension("blocks", (1, 2)),
+            Dimension("op_1", ("conv3", "conv5", "pool", "skip")),
+            Dimension("op_2", ("conv3", "conv5", "pool", "skip")),
+            Dimension("width", (8, 16, 32, 64)),
+            Dimension("act", ("relu", "tanh", "gelu", "sigmoid")),
+            Dimension("norm", ("none", "batch", "layer")),
+            Dimension("dropout", (0.0, 0.1, 0.3)),
+        ),
+        (Condition("op_2", "blocks", 2),),
+    )
+
+
+PLANTED = {"blocks": 2, "op_1": "conv5", "op_2": "pool", "width": 32, "act": "gelu", "norm": "layer", "dropout": 0.1}
+
+
+def planted_score(sample: dict[str, Any]) -> float:
+    """1.0 at PLANTED only; each matching choice adds a share, and a width mismatch costs more with gelu."""
+    matches = sum(sample[name] == value for name, value in PLANTED.items() if name != "op_2")
+    if sample["blocks"] == 2:
+        matches += sample["op_2"] == PLANTED["op_2"]
+    score = matches / len(PLANTED)
+    if sample["act"] == "gelu" and sample["width"] != PLANTED["width"]:
+        score -= 0.1  # an interaction: gelu is only good at the right width
+    return score
