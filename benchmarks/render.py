@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
@@ -61,7 +62,22 @@ def winner_quality() -> str:
         )
         spreads = " | ".join(f"± {r['test_accuracy_sd']:.4f}" for r in ours["runs"])
         lines.append(f"| {ours['label']}: sd over retrain seeds | {spreads} | | | | |")
-    return "\n".join(lines) + f"\n\nCommand: `{data['command']}`\n"
+    return "\n".join(lines) + f"\n\n{paired_verdict(data)}\n\nCommand: `{data['command']}`\n"
+
+
+def paired_verdict(data: dict[str, Any]) -> str:
+    """Ours against the baseline, seed by seed: how often higher, tied, lower, and a two-sided sign test."""
+    base, ours = data["variants"][0], data["variants"][-1]
+    pairs = [(o["test_accuracy"], b["test_accuracy"]) for o, b in zip(ours["runs"], base["runs"], strict=True)]
+    higher = sum(o > b for o, b in pairs)
+    lower = sum(o < b for o, b in pairs)
+    untied = higher + lower
+    tail = sum(math.comb(untied, k) for k in range(min(higher, lower) + 1)) / 2**untied if untied else 1.0
+    return (
+        f"{ours['label']} against {base['label']}, seed by seed: higher on {higher}, tied on "
+        f"{len(pairs) - untied}, lower on {lower}; two-sided sign test over the untied seeds p = "
+        f"{min(1.0, 2 * tail):.2f}."
+    )
 
 
 def seed_example() -> str:

@@ -3,9 +3,11 @@
     python -m flows.retrain [--params params.yaml]
 
 Writes models/winner.keras and metrics/test.json. The MLflow run is a child of the search's
-parent run, holds the logged model, and registers it under `retrain.model_name`. Before the
-retrain, a k-fold cross-validation of the same recipe on train+val gives the promotion score: the
-new version takes the alias `champion` only if it beats the current champion's
+parent run, holds the logged model, and registers it under `retrain.model_name`. A k-fold
+cross-validation of the same recipe on train+val gives the promotion score: the search's
+re-evaluation computed it already when it re-scored its top candidates
+(flows/engine/reevaluate.py), otherwise it runs before the retrain.
+The new version takes the alias `champion` only if it beats the current champion's
 (flows/tracking/champion.py). Test is read once, to report, never to choose.
 """
 
@@ -46,11 +48,12 @@ from flows.tracking.schema import (
 from flows.tracking.search_record import report_after_retrain
 from flows.tracking.tracker import MlflowTracker, source_tags
 from nas_core.config import NasConfig
+from nas_core.cross_validation import CrossValidation
 from nas_core.prepared import load_split
 from nas_core.results import COMPLETED, CandidateResult
-from nas_core.retraining import CrossValidation, cross_validate, fit_final_model
+from nas_core.retraining import cross_validate, fit_final_model
 from nas_core.search_loop import candidate_seed
-from nas_core.train_settings import TrainSettings
+from nas_core.train_settings import TrainSettings, retrain_settings
 from nas_core.uncertainty import difference_noise, standard_error
 
 SIGNATURE_IMAGES = 8  # the signature is inferred from these; the first few are the input example
@@ -72,21 +75,6 @@ def use_all_cores() -> None:
         pass  # TF already ran an op in this process (e.g. under pytest); its settings stay
 
 
-def retrain_settings(cfg: NasConfig, winner: dict[str, Any]) -> TrainSettings:
-    """The search's recipe, its schedule included, stopped at the epoch the search kept.
-
-    With `retrain.epochs` set, the schedule spans those epochs instead and the retrain runs all of them.
-    """
-    epochs = cfg.retrain.epochs or winner.get("best_epoch") or cfg.schedule_epochs
-    return TrainSettings(
-        epochs=int(epochs),
-        batch_size=cfg.train.batch_size,
-        learning_rate=cfg.train.learning_rate,
-        schedule=cfg.train.schedule,
-        schedule_epochs=cfg.retrain.epochs or cfg.schedule_epochs,
-    )
-
-
 def train_and_val(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     x_train, y_train = load_split(data_dir / "train.npz")
     x_val, y_val = load_split(data_dir / "val.npz")
@@ -101,6 +89,16 @@ def promotion_score(
     use_all_cores()
     x, y = train_and_val(data_dir)
     return cross_validate(arch, x, y, num_classes, settings, cfg.retrain.folds, seed=cfg.data.seed)
+
+
+def score_from_search(cfg: NasConfig, winner: dict[str, Any], settings: TrainSettings) -> CrossValidation | None:
+    """The promotion score the search's re-evaluation computed for this winner, if it used this very recipe
+    (the same folds, data seed and epochs): the same cross-validation, not trained twice."""
+    record = winner.get("promotion") or {}
+    recipe = (record.get("folds"), record.get("data_seed"), record.get("epochs"))
+    if recipe != (cfg.retrain.folds, cfg.data.seed, settings.epochs):
+        return None
+    return CrossValidation.from_dict(record)
 
 
 @task(name="retrain-winner")
@@ -179,7 +177,7 @@ def rescore_champion(
         if list(record.get("input_shape", [])) != list(manifest["input_shape"]):
             return None  # trained for other inputs: no score on this data exists
         epochs = tracker.client.get_run(champion.run_id).data.metrics.get("epochs")
-        settings = retrain_settings(cfg, record | ({"best_epoch": int(epochs)} if epochs else {}))
+        settings = retrain_settings(cfg, int(epochs) if epochs else record.get("best_epoch"))
         cv = promotion_score(cfg, record["architecture"], settings, int(manifest["num_classes"]), data_dir)
         return Promotion(cv.accuracy, cv.loss)
 
@@ -258,16 +256,19 @@ def retrain_flow(
     cfg = load_params(params_path)
     retrain_preflight(cfg)
     winner, manifest, data = read_winner(), read_manifest(), Path(data_dir)
-    settings = retrain_settings(cfg, winner)
+    settings = retrain_settings(cfg, winner.get("best_epoch"))
     logger = get_run_logger()
+    cv = score_from_search(cfg, winner, settings)
     logger.info(
-        "retraining the winner on train+val: %d epochs (%s), %d seeds, after a %d-fold cross-validation",
+        "retraining the winner on train+val: %d epochs (%s), %d seeds; its %d-fold cross-validation %s",
         settings.epochs,
         "retrain.epochs" if cfg.retrain.epochs else "the epoch its search training kept",
         cfg.retrain.seeds,
         cfg.retrain.folds,
+        "comes from the search's re-evaluation" if cv else "runs first",
     )
-    cv = promotion_score(cfg, winner["architecture"], settings, int(manifest["num_classes"]), data)
+    if cv is None:
+        cv = promotion_score(cfg, winner["architecture"], settings, int(manifest["num_classes"]), data)
     (model, history), metrics = retrain_winner(cfg, winner, settings, data)
     metrics |= cv.to_dict()
     WINNER_MODEL.parent.mkdir(parents=True, exist_ok=True)

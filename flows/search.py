@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from flows.engine.evaluator import evaluator_for, make_task_runner, make_trainer
 from flows.engine.finish import finish_search
 from flows.engine.oneshot import oneshot_flow
 from flows.engine.progress import count_recovered, make_progress
+from flows.engine.reevaluate import reevaluate
 from flows.engine.rungs import multifidelity_loop
 from flows.engine.setup import search_preflight, set_up_search
 from flows.engine.space_check import space_record
@@ -57,8 +59,10 @@ def search_flow(
     started = time.perf_counter()
     logger = get_run_logger()
     cfg = load_params(params_path)  # the flow's parameter is the path: no secret of tracking.uri in Prefect's UI
-    # Its workers import TensorFlow while tracking is set up; full training trains each candidate once.
-    trainer = make_trainer(cfg.search, cfg.search.max_candidates if cfg.search.estimation == "full" else None)
+    # Its workers import TensorFlow while tracking is set up; full training trains each candidate once,
+    # then the re-evaluation trains each fold of the top candidates once.
+    trainings = cfg.search.max_candidates + cfg.search.reevaluate_top_k * cfg.retrain.folds
+    trainer = make_trainer(cfg.search, trainings if cfg.search.estimation == "full" else None)
     manifest, tracker = search_preflight(cfg, Path(data_dir))
     setup = set_up_search(cfg, manifest)
     space, to_candidate = setup.space, setup.to_candidate
@@ -95,38 +99,37 @@ def search_flow(
     search_loop = run_search
     if cfg.search.estimation in MULTI_FIDELITY:  # successive halving / Hyperband (flows/engine/rungs.py)
         search_loop = multifidelity_loop(cfg, partial(tracker.log_rung, run_ids))
-    try:
-        results = search_loop(
-            strategy,
-            evaluator_for(cfg, trainer, Path(data_dir), setup.settings),
-            to_candidate,
-            budget=cfg.search.max_candidates,
-            parallelism=cfg.search.parallelism,
-            on_submit=on_submit,
-            on_result=on_result,
-            replay=opened.replay,
-            ordered=getattr(strategy, "uses_feedback", True),
-            score=objective.objective,
+    with trainer or nullcontext():  # the workers stop at the end, whatever happens
+        try:
+            results = search_loop(
+                strategy,
+                evaluator_for(cfg, trainer, Path(data_dir), setup.settings),
+                to_candidate,
+                budget=cfg.search.max_candidates,
+                parallelism=cfg.search.parallelism,
+                on_submit=on_submit,
+                on_result=on_result,
+                replay=opened.replay,
+                ordered=getattr(strategy, "uses_feedback", True),
+                score=objective.objective,
+            )
+        except BaseException:
+            tracker.finish_search({"interrupted": 1}, failed=True)
+            raise
+        finally:
+            progress.close()
+        return finish_search(
+            tracker,
+            objective,
+            results,
+            strategy=cfg.search.strategy,
+            manifest=manifest,
+            started=started,
+            space_size=space_size,
+            logger=logger,
+            warm=warm,
+            reevaluate=partial(reevaluate, cfg, objective.objective, trainer=trainer, data_dir=Path(data_dir)),
         )
-    except BaseException:
-        tracker.finish_search({"interrupted": 1}, failed=True)
-        raise
-    finally:
-        progress.close()
-        if trainer is not None:
-            trainer.close()
-
-    return finish_search(
-        tracker,
-        objective,
-        results,
-        strategy=cfg.search.strategy,
-        manifest=manifest,
-        started=started,
-        space_size=space_size,
-        logger=logger,
-        warm=warm,
-    )
 
 
 def run_weight_sharing_stage(cfg: NasConfig, params_path: str, scheduled: bool = False) -> dict[str, Any]:

@@ -53,9 +53,11 @@ def print_results() -> int:
         f"({len(test['promotion_fold_accuracies'])}-fold cross-validation on train+val; the champion rule's score)"
     )
     if search:
+        rescored = len(search.get("reevaluated") or [])
+        chosen = f"; the winner is the best of the top {rescored} by that cross-validation" if rescored else ""
         print(
             f"Search:         {search['candidates']} candidates, {search['failed']} failed, "
-            f"{search['wall_seconds']:.0f}s wall time"
+            f"{search['wall_seconds']:.0f}s wall time{chosen}"
         )
     status = "now the champion" if test["champion"] else "promotion score below the champion's, alias unchanged"
     print(f"Registered as:  {test['registered_model']} version {test['model_version']} ({status})")

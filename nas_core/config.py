@@ -156,6 +156,12 @@ class SearchConfig(_Section):
     objective_target: float | None = Field(default=None, gt=0.0, description="params or ms where score = accuracy")
     latency_batch: int = Field(default=32, gt=0, description="examples per timed prediction (accuracy_latency)")
     max_params: int | None = Field(default=None, gt=0, description="never train a candidate with more parameters")
+    reevaluate_top_k: int = Field(
+        default=3,
+        ge=0,
+        description="re-score this many of the best candidates by retrain.folds-fold cross-validation on train+val"
+        " and name the best of them the winner; 0 or 1: val alone names it",
+    )
 
     @field_validator("parallelism")
     @classmethod

@@ -12,12 +12,27 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, TypeVar
 
 from nas_core.results import CandidateResult, failed
-from nas_core.worker import TrainRequest, _start_worker, threads_per_worker, train_request
+from nas_core.worker import (
+    FoldRequest,
+    TrainRequest,
+    _start_worker,
+    score_fold_request,
+    threads_per_worker,
+    train_request,
+)
+
+if TYPE_CHECKING:
+    from nas_core.cross_validation import FoldScore
+
+Request = TypeVar("Request")
+Result = TypeVar("Result")
 
 
 class IsolatedTrainer:
@@ -30,6 +45,7 @@ class IsolatedTrainer:
     it, bounds the candidates it will train: no successor starts that could never be used
     (a budget of 20 with `recycle_after` 10 would otherwise import TensorFlow once more,
     beside the last candidate, for nothing).
+    One fold of a cross-validation (`score_fold`) counts as one candidate here.
     """
 
     def __init__(self, parallelism: int, recycle_after: int = 10, max_trainings: int | None = None) -> None:
@@ -75,10 +91,12 @@ class IsolatedTrainer:
         """Start the workers now (each imports TensorFlow), so that cost overlaps the search's own setup."""
         self._current_pool()
 
-    def _submit(self, request: TrainRequest) -> tuple[ProcessPoolExecutor, Future[CandidateResult]]:
+    def _submit(
+        self, work: Callable[[Request], Result], request: Request
+    ) -> tuple[ProcessPoolExecutor, Future[Result]]:
         with self._lock:
             pool = self._current_pool()
-            future = pool.submit(train_request, request)
+            future = pool.submit(work, request)
             self._served += 1
             self._submitted += 1
             self._running[pool] = self._running.get(pool, 0) + 1
@@ -120,21 +138,24 @@ class IsolatedTrainer:
         When a worker dies, every candidate then running in the pool sees it. Each is retried
         alone in a one-off process, so only the candidate that really crashes is marked FAILED.
         """
-        pool, future = self._submit(request)
+        died = "the worker process training this candidate died (out of memory or a crash)"
+        return self._run(train_request, request, lambda: failed(request.key, request.architecture, died, request.index))
+
+    def score_fold(self, request: FoldRequest) -> FoldScore | str:
+        """One fold of a candidate's cross-validation, in a worker, like `train`: its score, or why it failed."""
+        return self._run(score_fold_request, request, lambda: "the worker process died (out of memory or a crash)")
+
+    def _run(self, work: Callable[[Request], Result], request: Request, on_death: Callable[[], Result]) -> Result:
+        pool, future = self._submit(work, request)
         try:
             return future.result()
         except BrokenProcessPool:
             self._discard(pool)
         alone = self._spawn_pool(1)
         try:
-            return alone.submit(train_request, request).result()
+            return alone.submit(work, request).result()
         except BrokenProcessPool:
-            return failed(
-                request.key,
-                request.architecture,
-                "the worker process training this candidate died (out of memory or a crash)",
-                request.index,
-            )
+            return on_death()
         finally:
             alone.shutdown(wait=False)
 

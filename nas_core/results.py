@@ -36,6 +36,9 @@ class CandidateResult:
     rung: int | None = None  # multi-fidelity: the last rung (0-based) the candidate reached
     latency_ms: float | None = None  # median time to predict one batch (search.latency_batch), when measured
     val_examples: int | None = None  # how many val examples the accuracy was measured on: its uncertainty
+    # Re-scored by k-fold cross-validation of the retrain recipe on train+val (search.reevaluate_top_k), if it was:
+    cv_accuracy: float | None = None
+    cv_loss: float | None = None
 
     @property
     def val_interval(self) -> tuple[float, float] | None:

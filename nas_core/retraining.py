@@ -7,36 +7,24 @@ exactly that recipe on train+val for that many epochs, the rate at each epoch th
 search (the larger set makes each epoch proportionally more steps), so the model scored on test
 is the one the search ranked.
 
-Before that, k-fold cross-validation on train+val scores the same recipe on data the retrained
-model never fits: the promotion score the champion rule compares, since test must never choose.
+k-fold cross-validation on train+val scores the same recipe on data each fold's model never fits.
+It re-scores the search's top candidates (search.reevaluate_top_k) when val alone cannot tell
+them apart, and the winner's score is the promotion score the champion rule compares, since test
+must never choose. Each fold can train on its own (`score_fold`), in a worker process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
 from nas_core.builder import build_model
+from nas_core.cross_validation import CrossValidation, FoldScore, combine_folds, stratified_folds
 from nas_core.train_settings import TrainSettings
 from nas_core.training import NanGuard, compile_model, learning_rate
-
-
-def stratified_folds(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """A fold number per example, every class spread evenly over the folds (seeded)."""
-    if folds < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
-    assignment = np.empty(len(y), dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    offset = 0
-    for label in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == label))
-        assignment[members] = (np.arange(len(members)) + offset) % folds
-        offset += len(members)  # so that small classes do not all start in fold 0
-    return assignment
 
 
 def fit_final_model(
@@ -54,26 +42,8 @@ def fit_final_model(
     guard = NanGuard()
     fit = model.fit(x, y, epochs=settings.epochs, batch_size=settings.batch_size, callbacks=[guard], verbose=0)
     if guard.bad_epoch is not None:
-        raise RuntimeError(f"retraining the winner diverged: loss became NaN/inf at epoch {guard.bad_epoch}")
+        raise RuntimeError(f"the retrain recipe diverged: loss became NaN/inf at epoch {guard.bad_epoch}")
     return model, {k: [float(v) for v in values] for k, values in fit.history.items()}
-
-
-@dataclass(frozen=True)
-class CrossValidation:
-    """Held-out scores of one recipe over k folds: their mean, weighted by fold size, is the promotion score."""
-
-    accuracy: float
-    loss: float
-    fold_accuracies: tuple[float, ...]
-    examples: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "promotion_accuracy": self.accuracy,
-            "promotion_loss": self.loss,
-            "promotion_fold_accuracies": list(self.fold_accuracies),
-            "promotion_examples": self.examples,
-        }
 
 
 def cross_validate(
@@ -86,19 +56,22 @@ def cross_validate(
     seed: int,
 ) -> CrossValidation:
     """Train the recipe on k-1 folds and score the held-out fold, k times; the folds depend on `seed` only."""
-    assignment = stratified_folds(y, folds, seed)
-    accuracies, losses, weights = [], [], []
-    for fold in range(folds):
-        held = assignment == fold
-        model, _ = fit_final_model(arch, x[~held], y[~held], num_classes, settings, seed + fold)
-        loss, accuracy = model.evaluate(x[held], y[held], batch_size=256, verbose=0)
-        accuracies.append(float(accuracy))
-        losses.append(float(loss))
-        weights.append(int(held.sum()))
-        keras.backend.clear_session()
-    return CrossValidation(
-        accuracy=float(np.average(accuracies, weights=weights)),
-        loss=float(np.average(losses, weights=weights)),
-        fold_accuracies=tuple(accuracies),
-        examples=int(sum(weights)),
-    )
+    return combine_folds([score_fold(arch, x, y, num_classes, settings, folds, fold, seed) for fold in range(folds)])
+
+
+def score_fold(
+    arch: Mapping[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    settings: TrainSettings,
+    folds: int,
+    fold: int,
+    seed: int,
+) -> FoldScore:
+    """Fold `fold` of `cross_validate`, alone: so that a worker process can train each fold of each candidate."""
+    held = stratified_folds(y, folds, seed) == fold
+    model, _ = fit_final_model(arch, x[~held], y[~held], num_classes, settings, seed + fold)
+    loss, accuracy = model.evaluate(x[held], y[held], batch_size=256, verbose=0)
+    keras.backend.clear_session()
+    return FoldScore(float(accuracy), float(loss), int(held.sum()))

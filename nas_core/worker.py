@@ -1,4 +1,4 @@
-"""What runs inside a training worker process: the request it gets, TensorFlow's threads, and the training.
+"""What runs inside a training worker process: the requests it gets, TensorFlow's threads, and the training.
 
 Kept apart from the pool (nas_core/isolation.py) so a Dask worker, which has no pool, runs the
 same `train_request`. This module imports no Keras itself: a worker imports it when it trains.
@@ -12,9 +12,12 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas_core.results import CandidateResult, failed
+
+if TYPE_CHECKING:
+    from nas_core.cross_validation import FoldScore
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,20 @@ class TrainRequest:
     initial_epoch: int = 0  # multi-fidelity: resume `resume_from` at this epoch, save to `save_to`
     resume_from: str | None = None
     save_to: str | None = None
+
+
+@dataclass(frozen=True)
+class FoldRequest:
+    """One fold of one candidate's cross-validation on train+val (nas_core.retraining.score_fold)."""
+
+    key: str
+    architecture: dict[str, Any]
+    data_dir: str
+    settings: Any  # nas_core.train_settings.TrainSettings: the retrain recipe
+    num_classes: int
+    folds: int
+    fold: int
+    seed: int  # the folds and the weights depend on it: data.seed, as the promotion score's
 
 
 _DATA_CACHE: dict[str, Any] = {}
@@ -124,6 +141,23 @@ def train_request(request: TrainRequest) -> CandidateResult:
         resume_from=request.resume_from,
         save_to=request.save_to,
     )
+
+
+def score_fold_request(request: FoldRequest) -> FoldScore | str:
+    """Score one fold in this process; a `FoldScore`, or the error as text (a fold never raises)."""
+    import numpy as np
+
+    from nas_core.retraining import score_fold
+
+    _configure_from_env()
+    try:
+        data = _load_arrays(request.data_dir)
+        x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+        return score_fold(
+            request.architecture, x, y, request.num_classes, request.settings, request.folds, request.fold, request.seed
+        )
+    except Exception as error:  # a fold that cannot train leaves its candidate un-re-scored, not the search broken
+        return f"{type(error).__name__}: {error}"
 
 
 def spawn_without_parent_main() -> None:

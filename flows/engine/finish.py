@@ -3,19 +3,21 @@
 Full training, median stopping, successive halving, Hyperband, one-shot and DARTS all end here:
 the winner is `SearchObjective.winner` (the objective, then val loss, then size) over this
 search's candidates and, when it was warm-started, every one earlier searches trained on the same
-data and space (the best so far). The stage writes metrics/search.json, metrics/candidates.csv,
-artifacts/search_results.json and artifacts/best_architecture.json, closes the parent run and
-attaches the report.
+data and space (the best so far). Full training, median stopping and the multi-fidelity
+schedules first re-score the top of that ranking by cross-validation (flows/engine/reevaluate.py).
+The stage writes metrics/search.json, metrics/candidates.csv, artifacts/search_results.json and
+artifacts/best_architecture.json, closes the parent run and attaches the report.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flows.engine.objective import SearchObjective
+from flows.engine.reevaluate import Reevaluation
 from flows.engine.warm_start import WarmStart
 from flows.io.artifacts import write_json
 from flows.io.paths import BEST_ARCHITECTURE, CANDIDATES_CSV, SEARCH_METRICS, SEARCH_RESULTS
@@ -63,8 +65,14 @@ def within_noise_of(best: CandidateResult, results: Sequence[CandidateResult]) -
     return sum(
         1
         for r in results
-        if r is not best and r.score is not None and (interval := r.val_interval) is not None and interval[1] >= low
+        if r.key != best.key and r.score is not None and (interval := r.val_interval) is not None and interval[1] >= low
     )
+
+
+def with_cv_scores(results: Sequence[CandidateResult], rescored: Sequence[CandidateResult]) -> list[CandidateResult]:
+    """This search's results, the re-scored ones replaced by their copies with a cross-validated score."""
+    by_index = {r.index: r for r in rescored if r.cv_accuracy is not None}
+    return [by_index[r.index] if r.index in by_index and by_index[r.index].key == r.key else r for r in results]
 
 
 def winner_record(
@@ -106,14 +114,26 @@ def finish_search(
     logger: logging.Logger | logging.LoggerAdapter[Any],
     extra: Mapping[str, Any] | None = None,
     warm: WarmStart | None = None,
+    reevaluate: Callable[..., Reevaluation | None] | None = None,
 ) -> dict[str, Any]:
-    """Name the winner, write the stage's outputs and close the parent run; `SearchAborted` if all failed."""
+    """Name the winner, write the stage's outputs and close the parent run; `SearchAborted` if all failed.
+
+    `reevaluate(contenders, num_classes=, logger=)` (flows/engine/reevaluate.py) re-scores the top
+    candidates by cross-validation and names the winner among them; without it, val alone does.
+    """
     parent_id = tracker.parent_run_id or ""
     history = warm.history if warm else History()
     contenders = results + history.results  # a warm start's winner is the best so far on this data and space
-    best = objective.winner(contenders)
+    rescored = None
+    if reevaluate is not None and any(r.ok for r in results):
+        rescored = reevaluate(contenders, num_classes=int(manifest["num_classes"]), logger=logger)
+    if rescored is not None:
+        results = with_cv_scores(results, rescored.rescored)
+        tracker.log_cv_scores([r for r in rescored.rescored if history.origin(r) is None])
+    best = rescored.winner if rescored is not None else objective.winner(contenders)
     summary = summarize(results, time.perf_counter() - started, space_size, best, contenders)
     summary |= objective.summary(contenders, best) | (warm.summary() if warm else {})
+    summary |= rescored.summary() if rescored is not None else {}
     if history.known:
         own_best = objective.winner(results)
         summary["this_search_best_val_accuracy"] = own_best.val_accuracy if own_best else None
@@ -129,7 +149,10 @@ def finish_search(
         raise SearchAborted(
             f"all {len(results)} candidates failed, so there is no winner; reasons: {'; '.join(reasons[:3])}"
         )
-    write_json(BEST_ARCHITECTURE, winner_record(best, manifest, parent_id, history.origin(best)))
+    record = winner_record(best, manifest, parent_id, history.origin(best))
+    if rescored is not None:  # the retrain reuses it as the promotion score
+        record["promotion"] = rescored.promotion_record()
+    write_json(BEST_ARCHITECTURE, record)
     tracker.finish_search(summary)
     logger.info(
         "best%s: candidate %d, val accuracy %.4f, %s params (%d of %d candidates failed)",

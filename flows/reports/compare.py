@@ -18,9 +18,8 @@ from typing import Any
 from flows.reports.architecture import draw_architecture
 from flows.reports.compare_charts import COLORS, accuracy_vs_size, best_so_far
 from flows.reports.html import STYLE, _figure, _num
-from flows.reports.page import SearchData, save
+from flows.reports.page import SearchData, named_winner, save
 from nas_core.architecture import describe
-from nas_core.objectives import best_by
 from nas_core.results import CandidateResult
 from nas_core.uncertainty import Z95, difference_noise, standard_error
 
@@ -50,8 +49,9 @@ class ComparedSearch:
 
     @property
     def winner(self) -> CandidateResult | None:
-        """Its best candidate by its own objective, among its own candidates (not a warm start's history)."""
-        return best_by(self.data.results, self.data.objective)
+        """The winner it named among its own candidates (after re-scoring, if it re-scored; not a warm start's
+        history, whose winner it falls back to its own best for)."""
+        return named_winner(self.data)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,9 @@ def candidate_table(
 ) -> str:
     ranked = ranked_by(results, objective)
     latency = any(r.latency_ms is not None for r in results)
+    rescored = any(r.cv_accuracy is not None for r in results)
     head = "<tr><th>#</th><th>val accuracy</th><th>95% interval</th><th>val loss</th><th>params</th>"
+    head += "<th>cross-validated accuracy</th>" if rescored else ""
     head += "<th>latency ms</th>" if latency else ""
     head += "<th>score</th><th>epochs</th><th>train s</th><th>architecture</th></tr>"
     rows = []
@@ -72,6 +74,8 @@ def candidate_table(
             f'<td class="num">{_num(r.val_loss)}</td>',
             f'<td class="num">{_num(r.params)}</td>',
         ]
+        if rescored:
+            cells.append(f'<td class="num">{_num(r.cv_accuracy)}</td>')
         if latency:
             cells.append(f'<td class="num">{_num(r.latency_ms, 2)}</td>')
         cells += [
@@ -136,6 +140,18 @@ def retrain_section(retrain: Mapping[str, Any] | None) -> str:
     )
 
 
+def winner_rule(summary: Mapping[str, Any], results: Sequence[CandidateResult]) -> str:
+    """How the winner was named: by val alone, or by the cross-validation of the top of the val ranking."""
+    rescored = sum(r.cv_accuracy is not None for r in results)
+    folds = summary.get("reevaluation_folds")
+    if summary.get("winner_cv_accuracy") is None or not rescored or folds is None:
+        return "highest score among the trained candidates"
+    return (
+        f"highest score after the top {rescored} by val were re-scored by {int(folds)}-fold cross-validation "
+        "on train+val"
+    )
+
+
 def history_note(summary: Mapping[str, Any]) -> str:
     """A warm-started search: what it started from, and whether the winner it named came from history."""
     reused = int(summary.get("reused_candidates") or 0)
@@ -185,7 +201,7 @@ def render_report(
         f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>",
         f"<div class='cards'>{''.join(cards)}</div>",
         f"<p><b>Objective:</b> {html.escape(objective.name)} (score = {html.escape(objective.describe())}). "
-        f"<b>Winner</b> (highest score among the trained candidates): {winner_line}</p>",
+        f"<b>Winner</b> ({html.escape(winner_rule(summary, results))}): {winner_line}</p>",
         history_note(summary),
         "<div class='grid'>",
         _figure(files, "accuracy_by_candidate", "accuracy by candidate"),

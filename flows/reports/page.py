@@ -49,6 +49,17 @@ class SearchData:
     retrain: dict[str, Any] | None = None  # the latest retrain of the winner (metrics/test.json's numbers)
 
 
+def named_winner(data: SearchData) -> CandidateResult | None:
+    """The candidate the search named (`best_candidate`: re-scoring may have put another first than val
+    did), or the winner rule's when the record does not say or the winner came from an earlier search."""
+    index = data.summary.get("best_candidate")
+    if index is not None and not data.summary.get("winner_from_history"):
+        named = next((r for r in data.results if r.index == int(index) and r.ok), None)
+        if named is not None:
+            return named
+    return best_by(data.results, data.objective)
+
+
 def save(figure: Figure, path: Path) -> None:
     figure.savefig(path)
 
@@ -61,7 +72,7 @@ def write_report(
     `nights`: the searches on the same data and space up to this one, oldest first (warm start).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    winner = best_by(data.results, data.objective)
+    winner = named_winner(data)
     front = front_of(data.results)
     files = {
         "accuracy_by_candidate": "accuracy_by_candidate.png",

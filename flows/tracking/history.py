@@ -79,8 +79,12 @@ class History:
         return [k.result for k in self.known]
 
     def origin(self, result: CandidateResult) -> Known | None:
-        """Where a result of this history was trained (None: it was trained by this search)."""
-        return next((k for k in self.known if k.result is result), None)
+        """Where a result of this history was trained (None: it was trained by this search).
+
+        By architecture: a warm-started search never trains a known one again, and a re-scored copy
+        of a remembered result (flows/engine/reevaluate.py) still names the run that trained it.
+        """
+        return next((k for k in self.known if k.result.key == result.key), None)
 
     def record(self) -> dict[str, Any]:
         """The `warm_start.json` artifact: enough to see, and redo, what this search started from."""

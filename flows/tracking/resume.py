@@ -50,8 +50,9 @@ from nas_core.search_loop import Candidate
 from nas_core.space import Sample
 
 KILLED = "KILLED"
-# Search keys that change how candidates run, not which ones are trained: changing them still resumes.
-EXECUTION_ONLY = ("resume", "executor", "dask_address", "recycle_after")
+# Search keys that change how candidates run, or how the winner is picked once they ran, not which ones
+# are trained: changing them still resumes (and shares a warm start's history).
+EXECUTION_ONLY = ("resume", "executor", "dask_address", "recycle_after", "reevaluate_top_k")
 # Result fields logged as step-0 metrics by the tracker (val_accuracy, params, latency_ms, ...), by type.
 NUMBER_TYPES = ("float", "float | None", "int", "int | None")
 NUMBER_FIELDS = {f.name: str(f.type) for f in fields(CandidateResult) if f.type in NUMBER_TYPES and f.name != "index"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +26,13 @@ def search_run_name(strategy: str, config: Mapping[str, Any], now: datetime | No
     """`random · digits · 2026-12-01 04:31`: what searched, on which data, when (local time)."""
     stamp = (now or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M")
     return f"{strategy} · {dataset_label(config)} · {stamp}"
+
+
+def unique_run_name(name: str, taken: Collection[str]) -> str:
+    """`name`, or `name #2`, `#3`, ... when searches of the same strategy and data started in the same minute."""
+    if name not in taken:
+        return name
+    return next(f"{name} #{n}" for n in range(2, len(taken) + 3) if f"{name} #{n}" not in taken)
 
 
 def entry_point(fallback: str, argv: Sequence[str] | None = None, main: ModuleType | None = None) -> str:

@@ -92,6 +92,8 @@ def _result_of(client: MlflowClient, run: Any, with_train_curve: bool = False) -
         index=int(tags.get(CANDIDATE_INDEX_TAG, -1)),
         latency_ms=metrics.get("latency_ms"),
         val_examples=int(metrics["val_examples"]) if "val_examples" in metrics else None,
+        cv_accuracy=metrics.get("cv_accuracy"),
+        cv_loss=metrics.get("cv_loss"),
     )
 
 

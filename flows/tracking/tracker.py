@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 
 from flows.io.paths import project_root
 from flows.reports.learning_curve import FAST_PNG, learning_curve
-from flows.tracking.run_labels import entry_point, search_run_name
+from flows.tracking.run_labels import entry_point, search_run_name, unique_run_name
 from flows.tracking.schema import (
     CANDIDATE_CONTEXT_TAGS,
     CANDIDATE_HASH_TAG,
@@ -175,7 +175,8 @@ class MlflowTracker:
     ) -> str:
         """The parent run; `trigger` ("manual" or "scheduled") tells nightly searches from hand-started ones.
 
-        Named for a person (`random · digits · 2026-12-01 04:31`); the tags say the same for queries.
+        Named for a person (`random · digits · 2026-12-01 04:31`, `... #2` for a second one that minute);
+        the tags say the same for queries.
         """
         search = config.get("search") or {}
         tags = {KIND_TAG: KIND_SEARCH, STRATEGY_TAG: strategy, DATASET_HASH_TAG: dataset_hash}
@@ -185,12 +186,20 @@ class MlflowTracker:
         if dvc_experiment := os.environ.get("DVC_EXP_NAME"):  # `dvc exp run` names its experiment to its stages
             tags[DVC_EXPERIMENT_TAG] = dvc_experiment
         tags |= dict(extra_tags or {})  # set at creation, so a kill cannot leave a parent without them
-        run = self.client.create_run(self.experiment_id, tags=tags, run_name=search_run_name(strategy, config))
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=self._new_search_name(strategy, config))
         self.parent_run_id = run.info.run_id
         self.candidate_tags = {k: tags[k] for k in CANDIDATE_CONTEXT_TAGS if k in tags}
         params = redact(flatten(config)) | {"dataset_hash": dataset_hash}
         self.log_params(self.parent_run_id, params)
         return self.parent_run_id
+
+    def _new_search_name(self, strategy: str, config: Mapping[str, Any]) -> str:
+        """The human name, made unique among this experiment's searches so that `nas compare` can take it."""
+        name = search_run_name(strategy, config)
+        prefix = name.replace("'", "_")  # LIKE's one-character wildcard: a quote cannot end the filter's string
+        query = f"tags.`{KIND_TAG}` = '{KIND_SEARCH}' and attributes.run_name LIKE '{prefix}%'"
+        runs = self.client.search_runs([self.experiment_id], filter_string=query, max_results=1000)
+        return unique_run_name(name, {run.info.run_name for run in runs})
 
     def resume_search(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Log into an earlier, unfinished parent run again (flows/tracking/resume.py decides which)."""
@@ -276,6 +285,18 @@ class MlflowTracker:
             self.client.log_figure(run_id, learning_curve(result), "learning_curve.png", save_kwargs=FAST_PNG)
         status = RunStatus.to_string(RunStatus.FINISHED if result.ok else RunStatus.FAILED)
         self.client.set_terminated(run_id, status=status)
+
+    def log_cv_scores(self, results: Sequence[CandidateResult]) -> None:
+        """The cross-validated accuracy and loss of re-scored candidates, on their own runs of this search."""
+        scored = {str(r.index): r for r in results if r.cv_accuracy is not None}
+        if self.parent_run_id is None or not scored:
+            return
+        query = f"tags.`{PARENT_TAG}` = '{self.parent_run_id}' and tags.`{KIND_TAG}` = '{KIND_CANDIDATE}'"
+        for run in self.client.search_runs([self.experiment_id], filter_string=query, max_results=10_000):
+            result = scored.get(run.data.tags.get(CANDIDATE_INDEX_TAG, ""))
+            if result is not None and result.cv_accuracy is not None and result.cv_loss is not None:
+                values = {"cv_accuracy": result.cv_accuracy, "cv_loss": result.cv_loss}
+                self.client.log_batch(run.info.run_id, [Metric(k, v, _now_ms(), 0) for k, v in values.items()])
 
     def finish_search(self, summary: Mapping[str, Any], failed: bool = False) -> None:
         if self.parent_run_id is None:

@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from nas_core.cross_validation import stratified_folds
 from nas_core.results import COMPLETED, CandidateResult
-from nas_core.retraining import cross_validate, fit_final_model, stratified_folds
+from nas_core.retraining import cross_validate, fit_final_model
 from nas_core.train_settings import TrainSettings
 from nas_core.training import learning_rate
 from tests.conftest import TINY_CNN, digits_arrays

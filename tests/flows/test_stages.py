@@ -130,6 +130,36 @@ def test_every_candidate_is_a_child_run_with_params_metrics_and_artifacts(
             assert "infeasible" in child.data.tags["nas.error"]
 
 
+def test_the_top_candidates_are_rescored_by_cross_validation_and_the_best_of_them_wins(
+    pipeline: dict[str, Any], client: MlflowClient
+) -> None:
+    root = pipeline["root"]
+    summary = json.loads((root / "metrics/search.json").read_text())
+    best = json.loads((root / "artifacts/best_architecture.json").read_text())
+    rescored = summary["reevaluated"]
+    # The default search.reevaluate_top_k: the 3 first of the val ranking, each by 2-fold CV (retrain.folds).
+    assert len(rescored) == min(3, summary["completed"]) >= 2 and summary["reevaluation_folds"] == 2
+    assert [r["val_accuracy"] for r in rescored] == sorted((r["val_accuracy"] for r in rescored), reverse=True)
+    winner = max(rescored, key=lambda r: r["cv_accuracy"])
+    assert best["candidate_index"] == summary["best_candidate"] == winner["candidate"]
+    assert summary["winner_cv_accuracy"] == winner["cv_accuracy"] == best["promotion"]["promotion_accuracy"]
+    assert summary["winner_changed_by_reevaluation"] == (winner["candidate"] != rescored[0]["candidate"])
+    # The winner's cross-validation is the retrain recipe's, so the retrain reuses it as the promotion score.
+    assert best["promotion"]["folds"] == 2 and best["promotion"]["epochs"] == best["best_epoch"]
+    test = json.loads((root / "metrics/test.json").read_text())
+    assert test["promotion_fold_accuracies"] == best["promotion"]["promotion_fold_accuracies"]
+    # Every re-scored candidate carries its score: in its MLflow run, in search_results.json, in the report.
+    on_runs = {
+        int(c.data.tags["nas.candidate_index"]): c.data.metrics.get("cv_accuracy")
+        for c in runs_of_kind(client, "candidate")
+    }
+    assert {i: v for i, v in on_runs.items() if v is not None} == {r["candidate"]: r["cv_accuracy"] for r in rescored}
+    results = json.loads((root / "artifacts/search_results.json").read_text())
+    assert sum(r["cv_accuracy"] is not None for r in results) == len(rescored)
+    report = (root / "reports" / best["search_run_id"] / "index.html").read_text()
+    assert "cross-validated accuracy" in report and "re-scored by 2-fold cross-validation" in report
+
+
 def test_retrain_saves_scores_logs_and_registers_the_winner(pipeline: dict[str, Any], client: MlflowClient) -> None:
     root = pipeline["root"]
     test = json.loads((root / "metrics/test.json").read_text())

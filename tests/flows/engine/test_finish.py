@@ -1,8 +1,12 @@
-"""The end of a search: how many candidates val cannot tell from the winner, and what the winner record keeps."""
+"""The end of a search: how many candidates val cannot tell from the winner, the re-scored ones, the winner record."""
 
 from __future__ import annotations
 
-from flows.engine.finish import winner_record, within_noise_of
+from dataclasses import replace
+
+from flows.engine.finish import winner_record, with_cv_scores, within_noise_of
+from flows.engine.reevaluate import as_cv_scored
+from nas_core.objectives import Objective, ranked_by
 from nas_core.results import COMPLETED, CandidateResult, failed
 
 
@@ -37,3 +41,19 @@ def test_the_winner_record_keeps_what_the_retrain_and_the_gap_need() -> None:
     assert record["best_epoch"] == 3 and record["val_examples"] == 200 and record["val_loss"] == 0.05
     low, high = record["val_accuracy_interval"]
     assert low < 0.99 < high
+
+
+def test_the_cross_validated_scores_rank_by_the_same_rule_and_replace_only_their_own_candidates() -> None:
+    first_by_val, second_by_val = scored(0, 1.0, loss=0.01), scored(1, 0.9963, loss=0.02)
+    rescored = [
+        replace(first_by_val, cv_accuracy=0.981, cv_loss=0.07),
+        replace(second_by_val, cv_accuracy=0.990, cv_loss=0.05),
+    ]
+    # The winner rule on the cross-validated scores puts val's second first.
+    ranked = ranked_by([as_cv_scored(r) for r in rescored], Objective())
+    assert [r.index for r in ranked] == [1, 0] and ranked[0].val_accuracy == 0.990
+    # This search's results get the re-scored copies; one of an earlier search (same index, other key) does not.
+    other_search = replace(scored(1, 0.5), key="another")
+    results = with_cv_scores([first_by_val, other_search, scored(2, 0.9)], rescored)
+    assert [r.cv_accuracy for r in results] == [0.981, None, None]
+    assert results[0].val_accuracy == 1.0  # val's own score stays

@@ -70,15 +70,16 @@ def compare(root: Path, *args: str) -> Any:
 
 
 def winner_numbers(client: MlflowClient, search_id: str) -> dict[str, float]:
-    """The best val accuracy among the search's candidate runs, its number of val examples, its retrain's test."""
-    experiment = client.get_run(search_id).info.experiment_id
+    """The val accuracy of the candidate the search named (`best_candidate`), its val examples, its retrain's test."""
+    parent = client.get_run(search_id)
+    experiment = parent.info.experiment_id
     children = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{search_id}'")
-    candidates = [
+    named = str(int(parent.data.metrics["best_candidate"]))
+    (best,) = [
         run.data.metrics
         for run in children
-        if run.data.tags.get("nas.kind") == "candidate" and run.data.tags.get("nas.status") == "COMPLETED"
+        if run.data.tags.get("nas.kind") == "candidate" and run.data.tags.get("nas.candidate_index") == named
     ]
-    best = max(candidates, key=lambda m: m["val_accuracy"])
     (retrain,) = [run.data.metrics for run in children if run.data.tags.get("nas.kind") == "retrain"]
     return {"val": best["val_accuracy"], "n": best["val_examples"], "test": retrain["test_accuracy"]}
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -22,7 +22,7 @@ from flows.prepare import prepare_flow
 from flows.retrain import retrain_flow
 from flows.search import run_search_stage
 from flows.space import space_flow
-from flows.tracking.run_labels import dataset_label, entry_point, search_run_name
+from flows.tracking.run_labels import dataset_label, entry_point, search_run_name, unique_run_name
 from flows.tracking.schema import SEARCH_CONTEXT_TAGS
 from flows.tracking.tracker import MlflowTracker
 from nas_core.search_loop import Candidate
@@ -194,6 +194,11 @@ def test_run_names_say_what_searched_on_which_data_and_when() -> None:
     assert search_run_name("random", {"data": {"source": "digits"}}, when) == "random · digits · 2026-12-01 04:31"
     assert dataset_label({"data": {"source": "image_folder", "path": "/srv/photos/flowers/"}}) == "image_folder flowers"
     assert dataset_label({"data": {"source": "mnist", "path": None}}) == "mnist"
+    # A second search of the same strategy and data in the same minute gets a number, so names stay unique.
+    name = "random · digits · 2026-12-01 04:31"
+    assert unique_run_name(name, {"evolution · digits · 2026-12-01 04:31"}) == name
+    assert unique_run_name(name, {name}) == f"{name} #2"
+    assert unique_run_name(name, {name, f"{name} #2"}) == f"{name} #3"
 
 
 def test_the_entry_point_is_the_command_that_was_started() -> None:
@@ -210,3 +215,19 @@ def test_the_entry_point_is_the_command_that_was_started() -> None:
     assert entry_point("flows.search", ["-c"], module(None)) == "flows.search"  # nothing to tell: the stage
     assert entry_point("flows.search", ["/x/prefect/engine.py"], module("prefect.engine")) == "flows.search"  # a night
     assert entry_point("flows.search", ["/x/bin/pytest", "tests"], module("pytest.__main__")) == "pytest"
+
+
+def test_two_searches_started_in_the_same_minute_get_different_names(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = MlflowTracker(uri, "twice")
+    config = {"data": {"source": "digits"}, "search": {"seed": 0}}
+    now = datetime.now().astimezone()
+    for minute in (now, now + timedelta(minutes=1)):  # an earlier search this minute, whichever minute it is
+        tracker.client.create_run(
+            tracker.experiment_id, tags={"nas.kind": "search"}, run_name=search_run_name("random", config, minute)
+        )
+    parent = MlflowTracker(uri, "twice").start_search(config, "hash", "random")
+    again = MlflowTracker(uri, "twice").start_search(config, "hash", "random")
+    first, second = (tracker.client.get_run(run).info.run_name for run in (parent, again))
+    assert first.startswith("random · digits · ") and first.endswith(" #2")
+    assert second == first.removesuffix(" #2") + " #3" or second.endswith(" #2")  # #2 again if a minute passed
