@@ -189,10 +189,12 @@ def render_report(
         _card("candidates trained", str(len(results))),
         _card("failed", str(failed)),
         _card("skipped (over max_params)", _num(summary.get("skipped_over_max_params", 0))),
-        _card("best val accuracy", _num(winner.val_accuracy if winner else None)),
+        _card("winner's val accuracy", _num(winner.val_accuracy if winner else None)),
         _card("winner's parameters", _num(winner.params if winner else None)),
         _card("wall time", f"{float(summary.get('wall_seconds') or 0):.0f} s"),
     ]
+    if winner is not None and winner.cv_accuracy is not None:  # re-scored: what named it, beside val
+        cards.insert(4, _card("winner's cross-validated accuracy", _num(winner.cv_accuracy)))
     winner_line = "no candidate completed"
     if winner is not None:
         winner_line = f"candidate #{winner.index}: <code>{html.escape(describe(winner.architecture))}</code>"

@@ -158,6 +158,7 @@ def test_the_top_candidates_are_rescored_by_cross_validation_and_the_best_of_the
     assert sum(r["cv_accuracy"] is not None for r in results) == len(rescored)
     report = (root / "reports" / best["search_run_id"] / "index.html").read_text()
     assert "cross-validated accuracy" in report and "re-scored by 2-fold cross-validation" in report
+    assert "s cross-validated accuracy</span>" in report  # the winner's, in the headline cards
 
 
 def test_retrain_saves_scores_logs_and_registers_the_winner(pipeline: dict[str, Any], client: MlflowClient) -> None:
