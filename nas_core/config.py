@@ -192,6 +192,27 @@ class SearchConfig(_Section):
         return self
 
     @model_validator(mode="after")
+    def _weight_sharing_objective(self) -> SearchConfig:
+        """What a supernet cannot honour is refused, not ignored: DARTS derives one architecture by
+        argmax, so neither a trade-off nor a size limit can steer it; one-shot cannot time a path."""
+        if self.estimation == "darts" and self.objective != "accuracy":
+            raise ValueError(
+                f"objective: {self.objective!r} is not available with estimation 'darts' (its one derived"
+                " architecture is not chosen by a score); use estimation oneshot or full"
+            )
+        if self.estimation == "darts" and self.max_params is not None:
+            raise ValueError(
+                "max_params: not available with estimation 'darts' (its one derived architecture cannot be held"
+                " to a size); use estimation oneshot or full, or offer smaller filters"
+            )
+        if self.estimation == "oneshot" and self.objective == "accuracy_latency":
+            raise ValueError(
+                "objective: 'accuracy_latency' is not available with estimation 'oneshot' (a path of the"
+                " supernet cannot be timed on its own); use accuracy_params"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _graph_has_no_param_count(self) -> SearchConfig:
         if self.strategy == "graph" and self.max_params is not None:
             raise ValueError(

@@ -69,9 +69,18 @@ class Objective:
 
     def __call__(self, result: CandidateResult) -> float | None:
         accuracy = result.score
-        if accuracy is None or self.name == "accuracy":
+        if accuracy is None:
+            return None
+        return self.trade(accuracy, self.cost(result))
+
+    def trade(self, accuracy: float, cost: float | None) -> float | None:
+        """The score of `accuracy` at `cost` (parameters or ms, whichever this objective trades against).
+
+        For scores that are not a trained candidate's, e.g. one-shot's inherited-weight accuracy of a path.
+        """
+        if self.name == "accuracy":
             return accuracy
-        cost, reference = self.cost(result), self.reference
+        reference = self.reference
         if cost is None or reference is None:
             return None  # latency was not measured: the candidate cannot be ranked on this objective
         return float(accuracy * (max(cost, MIN_COST) / reference) ** -self.weight)

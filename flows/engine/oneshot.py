@@ -5,7 +5,8 @@
 1. Train a single-path supernet once (`search.oneshot.epochs`), a uniformly sampled path per
    step (nas_core/estimation/supernet.py). MLflow child run `supernet`: loss and accuracy per epoch.
 2. Let `search.strategy` (evolution is a good choice) score `search.oneshot.evaluations`
-   paths with the weights they inherit, in seconds. The supernet run gets `oneshot_score` at
+   paths with the weights they inherit, in seconds: the `search.objective` of their accuracy,
+   never a path above `search.max_params`. The supernet run gets `oneshot_score` at
    step = evaluation and `oneshot_scores.json`, also written to artifacts/oneshot_scores.json.
 3. Retrain the `search.oneshot.top_k` best paths stand-alone, in parallel candidate tasks; each
    is an ordinary candidate run, tagged `nas.oneshot_score`. The best of them is the winner.
@@ -24,9 +25,11 @@ from flows.engine.weight_sharing import WeightSharingSearch, finish_weight_shari
 from flows.io.artifacts import write_json
 from flows.io.paths import ONESHOT_SCORES, PREPARED_DIR
 from flows.tracking.schema import ONESHOT_SCORE_TAG
+from nas_core.constraints import ParamBudget
 from nas_core.estimation.supernet import SinglePathSupernet, search_supernet, top_k
-from nas_core.space import sample_key
-from nas_core.strategies import available_strategies, make_strategy
+from nas_core.space import Sample, sample_key
+from nas_core.strategies import Wrapper, available_strategies, make_strategy
+from nas_core.strategies.base import Strategy
 
 
 @task(name="oneshot-supernet", cache_policy=NONE)
@@ -58,11 +61,30 @@ def train_and_score_supernet(search: WeightSharingSearch) -> dict[str, Any]:
         on_epoch=on_epoch,
     )
     trained = time.perf_counter()
-    strategy = make_strategy(strategy_name, search.cell.search_space(), seed=cfg.search.seed)
-    scored = search_supernet(net, strategy, options.evaluations, arrays.x_val, arrays.y_val)
+    strategy: Strategy | Wrapper = make_strategy(strategy_name, search.cell.search_space(), seed=cfg.search.seed)
+    budget = None
+    if cfg.search.max_params is not None:  # a path above the limit is never scored, so never chosen
+        strategy = budget = ParamBudget(strategy, search.count, cfg.search.max_params)
+    objective = search.objective.objective
+    accuracies: dict[str, float] = {}
+
+    def score_of(path: Sample, accuracy: float) -> float:
+        """The search's objective on the inherited-weight accuracy (the config refuses latency here)."""
+        accuracies[sample_key(path)] = accuracy
+        score = objective.trade(accuracy, search.count(path))
+        return accuracy if score is None else score
+
+    scored = search_supernet(net, strategy, options.evaluations, arrays.x_val, arrays.y_val, score_of)
     scoring_seconds = time.perf_counter() - trained
     records = [
-        {"sample": s, "score": score, "architecture": (arch := search.architecture(s)), "key": sample_key(arch)}
+        {
+            "sample": s,
+            "score": score,
+            "accuracy": accuracies[sample_key(s)],
+            "params": search.count(s),
+            "architecture": (arch := search.architecture(s)),
+            "key": sample_key(arch),
+        }
         for s, score in scored
     ]
     search.tracker.log_series(run_id, {"oneshot_score": [score for _, score in scored]})
@@ -75,6 +97,7 @@ def train_and_score_supernet(search: WeightSharingSearch) -> dict[str, Any]:
         "supernet_seconds": round(trained - started, 2),
         "scoring_seconds": round(scoring_seconds, 2),
         "evaluations": len(scored),
+        "paths_over_max_params": budget.skipped if budget is not None else 0,
     }
 
 

@@ -32,6 +32,7 @@ from flows.tracking.tracker import MlflowTracker
 from nas_core.architecture import cnn_search_space
 from nas_core.config import NasConfig
 from nas_core.estimation.cell_space import CellSpace
+from nas_core.param_count import count_params
 from nas_core.prepared import load_split
 from nas_core.results import CandidateResult
 from nas_core.search_loop import Candidate, run_search
@@ -67,6 +68,10 @@ class WeightSharingSearch:
     def architecture(self, sample: Mapping[str, Any]) -> Sample:
         """The CNN-space architecture that a reduced sample stands for."""
         return self.cell.to_architecture(sample, self.input_shape)
+
+    def count(self, sample: Mapping[str, Any]) -> int:
+        """Parameters of the stand-alone model a reduced sample stands for (no TensorFlow)."""
+        return count_params(self.architecture(sample), self.input_shape, self.num_classes)
 
 
 def open_search(params_path: str, data_dir: Path, method: str, scheduled: bool = False) -> WeightSharingSearch:

@@ -219,15 +219,25 @@ class SinglePathSupernet:
 
 
 def search_supernet(
-    net: SinglePathSupernet, strategy: Any, evaluations: int, x: np.ndarray, y: np.ndarray
+    net: SinglePathSupernet,
+    strategy: Any,
+    evaluations: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    score_of: Callable[[Sample, float], float] | None = None,
 ) -> list[tuple[Sample, float]]:
-    """A strategy's ask/tell loop over inherited-weight scores: each candidate costs one pass over `x`."""
+    """A strategy's ask/tell loop over inherited-weight scores: each candidate costs one pass over `x`.
+
+    `score_of(path, accuracy)` is what the strategy is told and what the path is ranked by (the
+    search's objective, e.g. accuracy traded against size); without it, the accuracy itself.
+    """
     scored: list[tuple[Sample, float]] = []
     while len(scored) < evaluations:
         proposals = strategy.ask(1)
         if not proposals:
             break  # the strategy has seen the whole (small) space
-        score = net.accuracy(proposals[0], x, y)
+        accuracy = net.accuracy(proposals[0], x, y)
+        score = accuracy if score_of is None else score_of(proposals[0], accuracy)
         strategy.tell(proposals[0], score)
         scored.append((dict(proposals[0]), score))
     return scored

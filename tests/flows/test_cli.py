@@ -42,6 +42,7 @@ SEARCH = {
         "latency_batch": 16,
         "max_params": MAX_PARAMS,
         "seed": 1,
+        "reevaluate_top_k": 3,
     }
 }
 COMMANDS = ("run", "prepare", "search", "retrain", "report", "ui", "check", "schedule")

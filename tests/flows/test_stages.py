@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 # recorded FAILED while the search goes on.
 OVERRIDES = {
     "space": {"conv_blocks": [1, 2], "kernel_size": [5], "padding": ["valid", "same"], "pooling": ["max"]},
-    "search": {"max_candidates": 6, "seed": 3},
+    "search": {"max_candidates": 6, "seed": 3, "reevaluate_top_k": 3},
     # The default recipe: as many epochs as the winner's search training kept, two seeds, a 2-fold promotion score.
     "retrain": {"epochs": None, "seeds": 2, "folds": 2},
 }
@@ -137,7 +137,7 @@ def test_the_top_candidates_are_rescored_by_cross_validation_and_the_best_of_the
     summary = json.loads((root / "metrics/search.json").read_text())
     best = json.loads((root / "artifacts/best_architecture.json").read_text())
     rescored = summary["reevaluated"]
-    # The default search.reevaluate_top_k: the 3 first of the val ranking, each by 2-fold CV (retrain.folds).
+    # search.reevaluate_top_k as params.yaml sets it: the 3 first of the val ranking, each by 2-fold CV (retrain.folds).
     assert len(rescored) == min(3, summary["completed"]) >= 2 and summary["reevaluation_folds"] == 2
     assert [r["val_accuracy"] for r in rescored] == sorted((r["val_accuracy"] for r in rescored), reverse=True)
     winner = max(rescored, key=lambda r: r["cv_accuracy"])

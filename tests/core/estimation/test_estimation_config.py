@@ -32,6 +32,10 @@ def test_defaults_keep_full_training_and_the_shipped_params_list_every_key() -> 
         ({"hyperband": {"min_epochs": 5, "max_epochs": 5}}, {}, "search.hyperband"),
         ({"estimation": "hyperband", "hyperband": {"min_epochs": 3}}, {"epochs": 3}, "search.hyperband.min_epochs (3)"),
         ({"oneshot": {"top_k": 0}}, {}, "search.oneshot.top_k"),
+        # What a supernet cannot honour is refused, never silently ignored.
+        ({"estimation": "darts", "max_params": 50_000}, {}, "max_params: not available with estimation 'darts'"),
+        ({"estimation": "darts", "objective": "accuracy_params"}, {}, "search: objective: 'accuracy_params' is not"),
+        ({"estimation": "oneshot", "objective": "accuracy_latency"}, {}, "objective: 'accuracy_latency' is not"),
     ],
 )
 def test_bad_keys_are_one_line_errors_naming_the_key(search: dict, train: dict, message: str) -> None:

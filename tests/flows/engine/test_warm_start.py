@@ -23,7 +23,7 @@ from tests.conftest import in_directory, write_params
 
 pytestmark = pytest.mark.slow
 
-WARM = {"search": {"max_candidates": 3, "warm_start": True}, "train": {"epochs": 1}}
+WARM = {"search": {"max_candidates": 3, "warm_start": True, "reevaluate_top_k": 3}, "train": {"epochs": 1}}
 
 
 def search_runs(client: MlflowClient) -> list[Any]:
