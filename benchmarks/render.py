@@ -315,7 +315,66 @@ def strategies_vs_evolution() -> str:
     return vs_evolution_text(_load("strategies_tabular"))
 
 
+OVERHEAD_TARGETS = {"digits": 1.10, "mnist": 1.03}  # issue 8: ours / bare, wall time from process start to exit
+
+
+def overhead() -> str:
+    """benchmarks/overhead.py, one row per dataset: both sides' medians, the ratio, and whether it is noise."""
+    lines = [
+        "| dataset | candidates × epochs | workers recycled | bare (median) | ours (median) | ours / bare "
+        "| per repeat | bare's own range | rest of the wall time: bare → ours | target | measured |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
+    for dataset in ("digits", "mnist"):
+        data = _load(f"overhead_{dataset}")
+        bare, ours = data["bare_seconds"], data["ours_seconds"]
+        ratio = data["ratio_ours_over_bare"]
+        spread = (max(bare) - min(bare)) / statistics.median(bare)
+        noise = "inside the noise" if abs(ratio - 1) <= spread else "beyond the noise"
+        target = OVERHEAD_TARGETS[dataset]
+        verdict = f"≤ {target:.2f} ({'met' if ratio <= target else 'missed'}, {noise})"
+        recycled = (
+            f"every {data['recycle_after']} (the default)"
+            if "recycle_after" in data
+            else "never (the old run kept one worker)"
+        )
+        when = f"{data['started']}, commit {data['commit']}" if "commit" in data else f"{data['started']}, older code"
+        per_repeat = ", ".join(f"{r:.2f}" for r in data["ratio_per_repeat"])
+        lines.append(
+            f"| {dataset} | {data['candidates']} × {data['epochs']} | {recycled} | {statistics.median(bare):.1f} s "
+            f"| {statistics.median(ours):.1f} s | **{ratio:.2f}** | {per_repeat} | {100 * spread:.0f} % "
+            f"| {data['bare_rest_median']:.1f} s → {data['ours_rest_median']:.1f} s | {verdict} | {when} |"
+        )
+    commands = [_load(f"overhead_{d}").get("command") for d in ("digits", "mnist")]
+    shown = "; ".join(f"`{c}`" for c in commands if c)
+    return "\n".join(lines) + (f"\n\nCommand: {shown}\n" if shown else "\n")
+
+
+def parallel_speedup(name: str) -> str:
+    """benchmarks/parallel_speedup.py: parallelism 1 against 2 on the same candidates, each repeat and the median."""
+    data = _load(name)
+    one, two = data["seconds_parallelism_1"], data["seconds_parallelism_2"]
+    per_repeat = data.get("speedup_per_repeat") or [a / b for a, b in zip(one, two, strict=True)]
+    recycled = f"every {data['recycle_after']} candidates" if "recycle_after" in data else "never (older code)"
+    lines = [
+        "| parallelism 1 (median; each repeat) | parallelism 2 (median; each repeat) | speedup | per repeat "
+        "| workers recycled | limit |",
+        "|---:|---:|---:|---|---|---:|",
+        f"| {statistics.median(one):.1f} s ({', '.join(f'{t:.1f}' for t in one)}) "
+        f"| {statistics.median(two):.1f} s ({', '.join(f'{t:.1f}' for t in two)}) "
+        f"| **{data['speedup_median']:.2f}×** | {', '.join(f'{r:.2f}' for r in per_repeat)} | {recycled} "
+        f"| {data['limit']:.1f} |",
+    ]
+    footer = f"\n\n{data['candidates']} {data['dataset']} candidates × {data['epochs']} epochs"
+    if "command" in data:
+        footer += f", commit {data['commit']}. Command: `{data['command']}`"
+    return "\n".join(lines) + footer + "\n"
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "parallel_speedup": lambda: parallel_speedup("parallel_speedup"),
+    "dask_speedup": lambda: parallel_speedup("dask_speedup"),
+    "overhead": overhead,
     "strategies_vs_evolution": strategies_vs_evolution,
     "nightly": nightly,
     "transfer": transfer,

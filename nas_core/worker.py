@@ -65,7 +65,6 @@ def _configure_worker(threads: int) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    tf.config.experimental.enable_op_determinism()  # with several threads, the same seed gives the same model
     _threads_configured = True
 
 
