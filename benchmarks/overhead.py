@@ -90,6 +90,23 @@ def params_for(args: argparse.Namespace, archs: list[dict], space_cfg: dict[str,
     return cfg
 
 
+def prepare_data(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The raw and prepare stages in `work`, as `make run` runs them; the prepared data's manifest."""
+    (work / "params.yaml").write_text(yaml.safe_dump(cfg | {"search": {}}))
+    for stage in ("flows.raw", "flows.prepare"):
+        done = subprocess.run(
+            [sys.executable, "-m", stage],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PREFECT_HOME": str(work / ".prefect"), "PYTHONPATH": str(REPO)},
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"{stage} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    manifest: dict[str, Any] = json.loads((work / "data/prepared/manifest.json").read_text())
+    return manifest
+
+
 def git_commit() -> str:
     """The commit the benchmark measured, for its results file."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
@@ -147,17 +164,8 @@ def main() -> None:
 
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     work = Path(tempfile.mkdtemp(prefix="nas-overhead-"))
-    shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
     space_cfg = SMALL_CNN_SPACE
-    (work / "params.yaml").write_text(yaml.safe_dump(params_for(args, [], space_cfg) | {"search": {}}))
-    subprocess.run(
-        [sys.executable, "-m", "flows.prepare"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        env=os.environ | {"PREFECT_HOME": str(work / ".prefect")},
-    )
-    manifest = json.loads((work / "data/prepared/manifest.json").read_text())
+    manifest = prepare_data(work, params_for(args, [], space_cfg))
     archs = sample_architectures(args.candidates, 0, tuple(manifest["input_shape"]), space_cfg)
     (work / "params.yaml").write_text(yaml.safe_dump(params_for(args, archs, space_cfg), sort_keys=False))
     (work / "archs.json").write_text(json.dumps(archs))

@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from benchmarks.overhead import REPO, SMALL_CNN_SPACE, git_commit, params_for, sample_architectures, timed
+from benchmarks.overhead import (
+    REPO,
+    SMALL_CNN_SPACE,
+    git_commit,
+    params_for,
+    prepare_data,
+    sample_architectures,
+    timed,
+)
 from nas_core.config import SearchConfig
 
 
@@ -46,18 +52,8 @@ def main() -> None:
     out = args.out or REPO / f"benchmarks/results/{name}.json"
 
     work = Path(tempfile.mkdtemp(prefix="nas-parallel-"))
-    shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
     space_cfg = SMALL_CNN_SPACE
-    base = params_for(args, [], space_cfg)
-    (work / "params.yaml").write_text(yaml.safe_dump(base | {"search": {}}))
-    subprocess.run(
-        [sys.executable, "-m", "flows.prepare"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        env=os.environ | {"PREFECT_HOME": str(work / ".prefect")},
-    )
-    manifest = json.loads((work / "data/prepared/manifest.json").read_text())
+    manifest = prepare_data(work, params_for(args, [], space_cfg))
     archs = sample_architectures(args.candidates, 0, tuple(manifest["input_shape"]), space_cfg)
 
     def search_at(parallelism: int) -> float:

@@ -20,12 +20,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from mlflow.entities import Metric, RunStatus
 from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
 
 from flows.io.artifacts import read_manifest, read_winner, write_json
 from flows.io.dvc_version import directory_md5
@@ -48,14 +50,17 @@ from flows.tracking.schema import (
 from flows.tracking.search_record import report_after_retrain
 from flows.tracking.tracker import MlflowTracker, source_tags
 from nas_core.config import NasConfig
-from nas_core.cross_validation import CrossValidation
+from nas_core.cross_validation import CrossValidation, FoldScore, combine_folds
+from nas_core.isolation import IsolatedTrainer
 from nas_core.prepared import load_split
 from nas_core.results import COMPLETED, CandidateResult
-from nas_core.retraining import cross_validate, fit_final_model
 from nas_core.search_loop import candidate_seed
 from nas_core.train_settings import TrainSettings, retrain_settings
 from nas_core.uncertainty import difference_noise, standard_error
+from nas_core.worker import FoldRequest, RetrainRequest
 
+Request = TypeVar("Request")
+Result = TypeVar("Result")
 SIGNATURE_IMAGES = 8  # the signature is inferred from these; the first few are the input example
 
 
@@ -65,36 +70,44 @@ def retrain_preflight(cfg: NasConfig) -> None:
     MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
 
 
-def use_all_cores() -> None:
-    """Retraining is one model, so it may use every core (only possible before TF's first op).
+def retrain_trainer(cfg: NasConfig) -> IsolatedTrainer:
+    """Worker processes for the stage's trainings (promotion folds, seeds), one per core, one TF thread each.
 
-    With several threads, TF's reductions may add in a different order from one run to the next:
-    the same params and seed then retrained to 0.9851 or 0.9888 on test. Deterministic ops cost
-    no measurable time here, and the same seed gives the same model.
+    With several threads TensorFlow's sums may add in a different order from one run to the next:
+    the same params and seed then retrained to 0.9851 or 0.9888 on test. One thread per worker gives
+    the same model every time, and the cores are used by training seeds and folds side by side.
     """
-    import tensorflow as tf
-
-    tf.config.experimental.enable_op_determinism()
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(os.cpu_count() or 1)
-    except RuntimeError:
-        pass  # TF already ran an op in this process (e.g. under pytest); its settings stay
+    trainings = max(cfg.retrain.seeds, cfg.retrain.folds)
+    workers = max(1, min(os.cpu_count() or 1, trainings))
+    return IsolatedTrainer(workers, recycle_after=trainings, threads=1)
 
 
-def train_and_val(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    x_train, y_train = load_split(data_dir / "train.npz")
-    x_val, y_val = load_split(data_dir / "val.npz")
-    return np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+def in_parallel(trainer: IsolatedTrainer, work: Callable[[Request], Result], requests: list[Request]) -> list[Result]:
+    """Each request on its own worker, as many at once as the trainer has workers; results in request order."""
+    with ThreadPoolExecutor(trainer.parallelism) as threads:
+        return list(threads.map(work, requests))
 
 
-@task(name="cross-validate")
+@task(name="cross-validate", cache_policy=NONE)
 def promotion_score(
-    cfg: NasConfig, arch: dict[str, Any], settings: TrainSettings, num_classes: int, data_dir: Path
+    cfg: NasConfig,
+    arch: dict[str, Any],
+    settings: TrainSettings,
+    num_classes: int,
+    data_dir: Path,
+    trainer: IsolatedTrainer,
 ) -> CrossValidation:
     """The champion rule's score: k-fold CV of the recipe on train+val, folds fixed by the data seed."""
-    use_all_cores()
-    x, y = train_and_val(data_dir)
-    return cross_validate(arch, x, y, num_classes, settings, cfg.retrain.folds, seed=cfg.data.seed)
+    folds = cfg.retrain.folds
+    requests = [
+        FoldRequest("promotion", arch, str(data_dir.resolve()), settings, num_classes, folds, fold, cfg.data.seed)
+        for fold in range(folds)
+    ]
+    outcomes = in_parallel(trainer, trainer.score_fold, requests)
+    errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    if errors:
+        raise RuntimeError(f"the promotion score could not be computed: {errors[0]}")
+    return combine_folds([outcome for outcome in outcomes if isinstance(outcome, FoldScore)])
 
 
 def score_from_search(cfg: NasConfig, winner: dict[str, Any], settings: TrainSettings) -> CrossValidation | None:
@@ -107,45 +120,48 @@ def score_from_search(cfg: NasConfig, winner: dict[str, Any], settings: TrainSet
     return CrossValidation.from_dict(record)
 
 
-@task(name="retrain-winner")
+@task(name="retrain-winner", cache_policy=NONE)
 def retrain_winner(
-    cfg: NasConfig, winner: dict[str, Any], settings: TrainSettings, data_dir: Path
-) -> tuple[Any, dict[str, Any]]:
-    """Train `retrain.seeds` models on train+val and score each on test; the first is kept.
+    cfg: NasConfig, winner: dict[str, Any], settings: TrainSettings, data_dir: Path, trainer: IsolatedTrainer
+) -> tuple[Any, dict[str, list[float]], dict[str, Any]]:
+    """Train `retrain.seeds` models on train+val side by side, each scored once on test; the first is kept.
 
     Which one is kept is fixed before any test score exists, so test chooses nothing; the others
     measure how much the test accuracy moves with the initialisation alone.
     """
-    use_all_cores()
-    x, y = train_and_val(data_dir)
-    x_test, y_test = load_split(data_dir / "test.npz")
-    started = time.perf_counter()
+    import keras
+
     first_seed = candidate_seed(cfg.search.seed, winner["key"])
-    kept: tuple[Any, dict[str, list[float]]] | None = None
-    losses, accuracies = [], []
-    for offset in range(cfg.retrain.seeds):
-        model, history = fit_final_model(
-            winner["architecture"], x, y, int(winner["num_classes"]), settings, seed=first_seed + offset
-        )
-        loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-        losses.append(float(loss))
-        accuracies.append(float(accuracy))
-        if kept is None:
-            kept = (model, history)
-    assert kept is not None  # retrain.seeds >= 1
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="nas-retrain-") as scratch:
+        requests = [
+            RetrainRequest(
+                architecture=winner["architecture"],
+                data_dir=str(data_dir.resolve()),
+                settings=settings,
+                num_classes=int(winner["num_classes"]),
+                seed=first_seed + offset,
+                save_to=str(Path(scratch) / f"seed-{offset}.keras"),
+            )
+            for offset in range(cfg.retrain.seeds)
+        ]
+        retrained = in_parallel(trainer, trainer.retrain, requests)
+        kept = retrained[0]
+        model = keras.saving.load_model(kept.path)
+    accuracies = [r.test_accuracy for r in retrained]
     metrics = {
-        "test_accuracy": accuracies[0],
-        "test_loss": losses[0],
+        "test_accuracy": kept.test_accuracy,
+        "test_loss": kept.test_loss,
         "test_accuracies": accuracies,
         "test_accuracy_mean": float(np.mean(accuracies)),
         "test_accuracy_sd": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0,
-        "test_examples": len(y_test),
-        "params": int(kept[0].count_params()),
+        "test_examples": len(load_split(data_dir / "test.npz")[1]),
+        "params": kept.params,
         "epochs": settings.epochs,
         "retrain_seeds": cfg.retrain.seeds,
         "train_seconds": round(time.perf_counter() - started, 2),
     }
-    return kept, metrics | search_gap(winner, metrics)
+    return model, kept.history, metrics | search_gap(winner, metrics)
 
 
 def search_gap(winner: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +183,7 @@ def search_gap(winner: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any
 
 
 def rescore_champion(
-    cfg: NasConfig, tracker: MlflowTracker, manifest: dict[str, Any], data_dir: Path
+    cfg: NasConfig, tracker: MlflowTracker, manifest: dict[str, Any], data_dir: Path, trainer: IsolatedTrainer
 ) -> Callable[[Champion], Promotion | None]:
     """Cross-validate a champion's architecture on the current data, as its challenger was: equal work."""
 
@@ -184,7 +200,7 @@ def rescore_champion(
             return None  # trained for other inputs: no score on this data exists
         epochs = tracker.client.get_run(champion.run_id).data.metrics.get("epochs")
         settings = retrain_settings(cfg, int(epochs) if epochs else record.get("best_epoch"))
-        cv = promotion_score(cfg, record["architecture"], settings, int(manifest["num_classes"]), data_dir)
+        cv = promotion_score(cfg, record["architecture"], settings, int(manifest["num_classes"]), data_dir, trainer)
         return Promotion(cv.accuracy, cv.loss)
 
     return rescore
@@ -199,6 +215,7 @@ def log_to_mlflow(
     metrics: dict[str, Any],
     manifest: dict[str, Any],
     data_dir: Path,
+    trainer: IsolatedTrainer,
     trigger: str = "manual",
 ) -> dict[str, Any]:
     """A retrain run under the search's parent run, with the model logged and registered; it takes the
@@ -227,7 +244,7 @@ def log_to_mlflow(
     info = log_signed_model(tracker.uri, run_id, model, x_val[:SIGNATURE_IMAGES], cfg.retrain.model_name)
     version = str(info.registered_model_version)
     score = Promotion(metrics["promotion_accuracy"], metrics["promotion_loss"])
-    rescore = rescore_champion(cfg, tracker, manifest, data_dir)
+    rescore = rescore_champion(cfg, tracker, manifest, data_dir, trainer)
     crown = crown_if_better(client, cfg.retrain.model_name, version, score, manifest["content_hash"], rescore)
     client.set_tag(run_id, CHAMPION_TAG, str(crown["champion"]).lower())
     client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FINISHED))
@@ -273,17 +290,19 @@ def retrain_flow(
         cfg.retrain.folds,
         "comes from the search's re-evaluation" if cv else "runs first",
     )
-    if cv is None:
-        cv = promotion_score(cfg, winner["architecture"], settings, int(manifest["num_classes"]), data)
-    (model, history), metrics = retrain_winner(cfg, winner, settings, data)
-    metrics |= cv.to_dict()
-    WINNER_MODEL.parent.mkdir(parents=True, exist_ok=True)
-    partial_path = WINNER_MODEL.with_name(".winner.partial.keras")  # Keras wants the suffix; a kill leaves only this
-    model.save(partial_path)
-    partial_path.replace(WINNER_MODEL)  # atomic: winner.keras is the old model or the new one, never half of one
-    trigger = "scheduled" if scheduled else "manual"
-    tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
-    metrics |= log_to_mlflow(cfg, tracker, winner, model, history, metrics, manifest, data, trigger)
+    with retrain_trainer(cfg) as trainer:
+        trainer.warm_up()
+        if cv is None:
+            cv = promotion_score(cfg, winner["architecture"], settings, int(manifest["num_classes"]), data, trainer)
+        model, history, metrics = retrain_winner(cfg, winner, settings, data, trainer)
+        metrics |= cv.to_dict()
+        WINNER_MODEL.parent.mkdir(parents=True, exist_ok=True)
+        partial_path = WINNER_MODEL.with_name(".winner.partial.keras")  # Keras wants the suffix; a kill leaves this
+        model.save(partial_path)
+        partial_path.replace(WINNER_MODEL)  # atomic: winner.keras is the old model or the new one, never half of one
+        trigger = "scheduled" if scheduled else "manual"
+        tracker = MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
+        metrics |= log_to_mlflow(cfg, tracker, winner, model, history, metrics, manifest, data, trainer, trigger)
     write_json(TEST_METRICS, metrics)
     logger.info("%s", describe_outcome(metrics, cfg.retrain.model_name))
     report_after_retrain(tracker.client, tracker.experiment_id, winner["search_run_id"], manifest, logger)

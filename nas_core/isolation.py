@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, TypeVar
 from nas_core.results import CandidateResult, failed
 from nas_core.worker import (
     FoldRequest,
+    Retrained,
+    RetrainRequest,
     TrainRequest,
     _start_worker,
+    retrain_request,
     score_fold_request,
     threads_per_worker,
     train_request,
@@ -45,11 +48,15 @@ class IsolatedTrainer:
     it, bounds the candidates it will train: no successor starts that could never be used
     (a budget of 20 with `recycle_after` 10 would otherwise import TensorFlow once more,
     beside the last candidate, for nothing).
-    One fold of a cross-validation (`score_fold`) counts as one candidate here.
+    One fold of a cross-validation (`score_fold`) or one retrain (`retrain`) counts as one candidate here.
+    `threads` overrides TensorFlow's intra-op threads per worker (default: the cores shared out).
     """
 
-    def __init__(self, parallelism: int, recycle_after: int = 10, max_trainings: int | None = None) -> None:
+    def __init__(
+        self, parallelism: int, recycle_after: int = 10, max_trainings: int | None = None, threads: int | None = None
+    ) -> None:
         self.parallelism = parallelism
+        self.threads = threads or threads_per_worker(parallelism)  # TF's intra-op threads in each worker
         self.recycle_after = recycle_after
         self.max_trainings = max_trainings
         self._submitted = 0  # candidates submitted to any pool
@@ -70,7 +77,7 @@ class IsolatedTrainer:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(threads_per_worker(self.parallelism),),
+            initargs=(self.threads,),
         )
 
     def _start_pool(self) -> ProcessPoolExecutor:
@@ -144,6 +151,14 @@ class IsolatedTrainer:
     def score_fold(self, request: FoldRequest) -> FoldScore | str:
         """One fold of a candidate's cross-validation, in a worker, like `train`: its score, or why it failed."""
         return self._run(score_fold_request, request, lambda: "the worker process died (out of memory or a crash)")
+
+    def retrain(self, request: RetrainRequest) -> Retrained:
+        """One of the winner's retrains, in a worker; a worker that dies twice is an error, not a result."""
+
+        def died() -> Retrained:
+            raise RuntimeError("the worker process retraining the winner died (out of memory or a crash)")
+
+        return self._run(retrain_request, request, died)
 
     def _run(self, work: Callable[[Request], Result], request: Request, on_death: Callable[[], Result]) -> Result:
         pool, future = self._submit(work, request)

@@ -50,6 +50,31 @@ class FoldRequest:
     seed: int  # the folds and the weights depend on it: data.seed, as the promotion score's
 
 
+@dataclass(frozen=True)
+class RetrainRequest:
+    """One of the winner's retrains on all of train+val (nas_core.retraining.fit_final_model), scored once on
+    test and saved to `save_to`: the model comes back as a file, the scores as plain data."""
+
+    architecture: dict[str, Any]
+    data_dir: str
+    settings: Any  # nas_core.train_settings.TrainSettings: the retrain recipe
+    num_classes: int
+    seed: int
+    save_to: str
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """What a retrain sends back: its test scores, its curves, its size and where the model was saved."""
+
+    seed: int
+    test_accuracy: float
+    test_loss: float
+    history: dict[str, list[float]]
+    params: int
+    path: str
+
+
 _DATA_CACHE: dict[str, Any] = {}
 # A process without our pool initializer (a Dask worker) reads its TF thread count from here.
 TF_THREADS_ENV = "NAS_TF_THREADS"
@@ -158,6 +183,23 @@ def score_fold_request(request: FoldRequest) -> FoldScore | str:
         )
     except Exception as error:  # a fold that cannot train leaves its candidate un-re-scored, not the search broken
         return f"{type(error).__name__}: {error}"
+
+
+def retrain_request(request: RetrainRequest) -> Retrained:
+    """Retrain in this process, score on test, save; an error (a diverged recipe) is raised to the caller."""
+    import numpy as np
+
+    from nas_core.prepared import load_split
+    from nas_core.retraining import fit_final_model
+
+    _configure_from_env()
+    data = _load_arrays(request.data_dir)
+    x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+    x_test, y_test = load_split(Path(request.data_dir) / "test.npz")
+    model, history = fit_final_model(request.architecture, x, y, request.num_classes, request.settings, request.seed)
+    loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    model.save(request.save_to)
+    return Retrained(request.seed, float(accuracy), float(loss), history, int(model.count_params()), request.save_to)
 
 
 def spawn_without_parent_main() -> None:

@@ -1,36 +1,57 @@
-"""Training with several TF threads is made deterministic, so the same params and seed give the same model.
+"""The retrain stage trains its seeds side by side in single-threaded workers, and the same seed gives the same model.
 
-Without it, the retrain of one winner with one seed scored 0.9851 or 0.9888 on test from one
-`python -m flows.retrain` to the next (the same data, the same recipe). Each check runs in a fresh
-process: TF's settings are process-wide and must come before its first op.
+With several TensorFlow threads in one process, the retrain of one winner with one seed scored
+0.9851 or 0.9888 on test from one `python -m flows.retrain` to the next. One thread per worker
+process adds in one order; the cores are used by training the seeds at once instead.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.datasets import load_digits
+
+from flows.retrain import promotion_score, retrain_trainer, retrain_winner
+from nas_core.config import NasConfig
+from nas_core.train_settings import retrain_settings
+from tests.conftest import TINY_CNN
 
 pytestmark = pytest.mark.slow
 
-# TF has no public getter for the flag; its own `config` module has one.
-REPORT = (
-    "import tensorflow as tf; from tensorflow.python.framework.config import is_op_determinism_enabled;"
-    "print(is_op_determinism_enabled(), tf.config.threading.get_intra_op_parallelism_threads())"
-)
+CFG = NasConfig.model_validate({"retrain": {"epochs": 3, "seeds": 2, "folds": 2}})
 
 
-def settings_after(setup: str) -> str:
-    done = subprocess.run([sys.executable, "-c", f"{setup};{REPORT}"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.strip().splitlines()[-1]
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("prepared")
+    digits = load_digits()
+    x = (digits.images / 16.0).astype("float32")[..., None]
+    y = digits.target.astype("int64")
+    for name, part in (("train", slice(0, 300)), ("val", slice(300, 400)), ("test", slice(400, 500))):
+        np.savez(folder / f"{name}.npz", x=x[part], y=y[part])
+    return folder
 
 
-def test_the_retrain_uses_every_core_with_deterministic_ops() -> None:
-    assert settings_after("from flows.retrain import use_all_cores; use_all_cores()") == f"True {os.cpu_count()}"
+def test_seeds_train_side_by_side_on_one_thread_each_and_give_the_same_models_twice(data_dir: Path) -> None:
+    winner = {"architecture": TINY_CNN, "key": "0123abcd", "num_classes": 10}
+    settings = retrain_settings(CFG, None)
+    with retrain_trainer(CFG) as trainer:
+        assert trainer.threads == 1 and trainer.parallelism == min(os.cpu_count() or 1, 2)
+        first_model, _, first = retrain_winner.fn(CFG, winner, settings, data_dir, trainer)
+        second_model, history, second = retrain_winner.fn(CFG, winner, settings, data_dir, trainer)
+    assert len(first["test_accuracies"]) == 2 and first["test_accuracies"] == second["test_accuracies"]
+    assert first["test_accuracies"][0] == first["test_accuracy"] and len(history["loss"]) == 3
+    for a, b in zip(first_model.get_weights(), second_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_a_training_worker_with_several_threads_uses_deterministic_ops() -> None:
-    assert settings_after("from nas_core.worker import _configure_worker; _configure_worker(2)") == "True 2"
+def test_the_promotion_score_scores_every_train_and_val_example_once_and_the_same_every_time(data_dir: Path) -> None:
+    settings = retrain_settings(CFG, None)
+    with retrain_trainer(CFG) as trainer:
+        first = promotion_score.fn(CFG, TINY_CNN, settings, 10, data_dir, trainer)
+        again = promotion_score.fn(CFG, TINY_CNN, settings, 10, data_dir, trainer)
+    assert first.examples == 400 and len(first.fold_accuracies) == 2  # train (300) + val (100), in 2 folds
+    assert first == again and 0.1 < first.accuracy <= 1.0
