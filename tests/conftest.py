@@ -68,6 +68,21 @@ def digits_arrays(n_train: int, n_val: int) -> Any:
     return Arrays(x[:n_train], y[:n_train], x[n_train:end], y[n_train:end])
 
 
+def write_digits_splits(folder: Path, sizes: dict[str, int]) -> Path:
+    """Prepared-data files (`<split>.npz` with x and y) of consecutive digits images, e.g. train 300, val 100."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images / 16.0).astype("float32")[..., None]
+    y = data.target.astype("int64")
+    start = 0
+    for split, size in sizes.items():
+        np.savez(folder / f"{split}.npz", x=x[start : start + size], y=y[start : start + size])
+        start += size
+    return folder
+
+
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
     for section, values in overrides.items():

@@ -6,15 +6,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import psutil
 import pytest
-from sklearn.datasets import load_digits
 
 from nas_core.isolation import IsolatedTrainer, _workers
 from nas_core.results import COMPLETED, FAILED
 from nas_core.training import TrainSettings
 from nas_core.worker import TrainRequest
+from tests.conftest import write_digits_splits
 
 ARCH = {
     "conv_blocks": 1,
@@ -39,13 +38,7 @@ class KillsTheWorker:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("prepared")
-    digits = load_digits()
-    x = (digits.images / 16.0).astype("float32")[..., None]
-    y = digits.target.astype("int64")
-    np.savez(folder / "train.npz", x=x[:300], y=y[:300])
-    np.savez(folder / "val.npz", x=x[300:400], y=y[300:400])
-    return folder
+    return write_digits_splits(tmp_path_factory.mktemp("prepared"), {"train": 300, "val": 100})
 
 
 def request(data_dir: Path, index: int, settings: object = TrainSettings(epochs=1)) -> TrainRequest:

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 from flows.retrain import promotion_score, retrain_trainer, retrain_winner
 from nas_core.config import NasConfig
 from nas_core.train_settings import retrain_settings
-from tests.conftest import TINY_CNN
+from tests.conftest import TINY_CNN, write_digits_splits
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +25,7 @@ CFG = NasConfig.model_validate({"retrain": {"epochs": 3, "seeds": 2, "folds": 2}
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("prepared")
-    digits = load_digits()
-    x = (digits.images / 16.0).astype("float32")[..., None]
-    y = digits.target.astype("int64")
-    for name, part in (("train", slice(0, 300)), ("val", slice(300, 400)), ("test", slice(400, 500))):
-        np.savez(folder / f"{name}.npz", x=x[part], y=y[part])
-    return folder
+    return write_digits_splits(tmp_path_factory.mktemp("prepared"), {"train": 300, "val": 100, "test": 100})
 
 
 def test_seeds_train_side_by_side_on_one_thread_each_and_give_the_same_models_twice(data_dir: Path) -> None:
