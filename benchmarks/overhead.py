@@ -90,6 +90,19 @@ def params_for(args: argparse.Namespace, archs: list[dict], space_cfg: dict[str,
     return cfg
 
 
+def stage_env(work: Path) -> dict[str, str]:
+    """A stage's environment in a scratch folder, which has no pyproject.toml to give Prefect its settings.
+
+    Prefect's 20 s default for its temporary server to answer is too short on a busy 2-core machine
+    (a fresh PREFECT_HOME migrates its database first), so the project's longer wait is set here.
+    """
+    return {
+        "PREFECT_HOME": str(work / ".prefect"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+        "PYTHONPATH": str(REPO),  # `-m benchmarks.…` from the scratch folder
+    }
+
+
 def prepare_data(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     """The raw and prepare stages in `work`, as `make run` runs them; the prepared data's manifest."""
     (work / "params.yaml").write_text(yaml.safe_dump(cfg | {"search": {}}))
@@ -99,7 +112,7 @@ def prepare_data(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:
             cwd=work,
             capture_output=True,
             text=True,
-            env=os.environ | {"PREFECT_HOME": str(work / ".prefect"), "PYTHONPATH": str(REPO)},
+            env=os.environ | stage_env(work),
         )
         if done.returncode != 0:
             raise SystemExit(f"{stage} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -124,7 +137,7 @@ def timed_with_output(cmd: list[str], cwd: Path, api_url: str | None = None) -> 
     Without `api_url` the flow starts its own temporary Prefect server, as a user's own run does;
     with it, the flow uses that running server (as under `make schedule` or PREFECT_API_URL).
     """
-    env = os.environ | {"PREFECT_HOME": str(cwd / ".prefect"), "PYTHONPATH": str(REPO)}  # `-m benchmarks.…` from cwd
+    env = os.environ | stage_env(cwd)
     env.pop("PREFECT_API_URL", None)
     if api_url is not None:
         env["PREFECT_API_URL"] = api_url

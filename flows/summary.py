@@ -38,31 +38,41 @@ def print_results() -> int:
     test = json.loads(test_path.read_text())
     search = json.loads(search_path.read_text()) if search_path.is_file() else {}
     print()
-    print(f"Winner model:   models/winner.keras ({test['params']:,} parameters)")
+    for line in results_lines(test, search):
+        print(line)
+    return 0
+
+
+def results_lines(test: dict[str, Any], search: dict[str, Any]) -> list[str]:
+    """The summary from metrics/test.json and metrics/search.json: also README's sample, rendered from the
+    committed metrics/ of a fresh clone's run (benchmarks/render.py), so the two cannot differ."""
     seeds = test.get("retrain_seeds", 1)
     spread = f", {seeds} seeds: {test['test_accuracy_mean']:.4f} ± {test['test_accuracy_sd']:.4f}" if seeds > 1 else ""
-    print(f"Test accuracy:  {test['test_accuracy']:.4f}  ({test['test_examples']} images{spread})")
+    lines = [
+        f"Winner model:   models/winner.keras ({test['params']:,} parameters)",
+        f"Test accuracy:  {test['test_accuracy']:.4f}  ({test['test_examples']} images{spread})",
+    ]
     if "val_test_gap" in test:
         verdict = "beyond the noise" if test["gap_beyond_noise"] else "within the noise"
-        print(
+        lines.append(
             f"Search val:     {test['search_val_accuracy']:.4f}  (gap to test {test['val_test_gap']:+.4f}, "
             f"{verdict} of ±{test['gap_noise']:.4f})"
         )
-    print(
+    lines.append(
         f"Promotion:      {test['promotion_accuracy']:.4f}  "
         f"({len(test['promotion_fold_accuracies'])}-fold cross-validation on train+val; the champion rule's score)"
     )
     if search:
         rescored = len(search.get("reevaluated") or [])
         chosen = f"; the winner is the best of the top {rescored} by that cross-validation" if rescored else ""
-        print(
+        lines.append(
             f"Search:         {search['candidates']} candidates, {search['failed']} failed, "
             f"{search['wall_seconds']:.0f}s wall time{chosen}"
         )
     status = "now the champion" if test["champion"] else "promotion score below the champion's, alias unchanged"
-    print(f"Registered as:  {test['registered_model']} version {test['model_version']} ({status})")
-    print("Every candidate: make ui, then open http://127.0.0.1:5000")
-    return 0
+    lines.append(f"Registered as:  {test['registered_model']} version {test['model_version']} ({status})")
+    lines.append("Every candidate: make ui, then open http://127.0.0.1:5000")
+    return lines
 
 
 if __name__ == "__main__":
