@@ -155,7 +155,7 @@ def retrain_winner(
         "test_accuracies": accuracies,
         "test_accuracy_mean": float(np.mean(accuracies)),
         "test_accuracy_sd": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0,
-        "test_examples": len(load_split(data_dir / "test.npz")[1]),
+        "test_examples": kept.test_examples,
         "params": kept.params,
         "epochs": settings.epochs,
         "retrain_seeds": cfg.retrain.seeds,

@@ -18,10 +18,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.engine.darts import darts_flow
 from flows.engine.evaluator import evaluator_for, make_task_runner, make_trainer
 from flows.engine.finish import finish_search
-from flows.engine.oneshot import oneshot_flow
 from flows.engine.progress import count_recovered, make_progress
 from flows.engine.reevaluate import reevaluate
 from flows.engine.rungs import multifidelity_loop
@@ -133,8 +131,15 @@ def search_flow(
 
 
 def run_weight_sharing_stage(cfg: NasConfig, params_path: str, scheduled: bool = False) -> dict[str, Any]:
-    """`search.estimation: oneshot | darts`: that method's flow, on the task runner params.yaml asks for."""
-    chosen = oneshot_flow if cfg.search.estimation == "oneshot" else darts_flow
+    """`search.estimation: oneshot | darts`: that method's flow, on the task runner params.yaml asks for.
+
+    Imported here, not at the top: both train a supernet in this process and so import TensorFlow,
+    which every other search leaves to its workers (about 5 s of start-up the flow process saves).
+    """
+    if cfg.search.estimation == "oneshot":
+        from flows.engine.oneshot import oneshot_flow as chosen
+    else:
+        from flows.engine.darts import darts_flow as chosen
     runner_flow = chosen.with_options(task_runner=make_task_runner(cfg.search))
     summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled)
     return summary

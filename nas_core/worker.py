@@ -73,6 +73,7 @@ class Retrained:
     history: dict[str, list[float]]
     params: int
     path: str
+    test_examples: int
 
 
 _DATA_CACHE: dict[str, Any] = {}
@@ -140,6 +141,14 @@ def _load_arrays(data_dir: str) -> Any:
     return _DATA_CACHE[stamp]
 
 
+def _train_and_val(data_dir: str) -> tuple[Any, Any]:
+    """Train and val as one set (the retrain's and the cross-validation's data), from the worker's cache."""
+    import numpy as np
+
+    data = _load_arrays(data_dir)
+    return np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+
+
 def train_request(request: TrainRequest) -> CandidateResult:
     """Train one candidate in this process (a pool worker, or a Dask worker)."""
     from nas_core.training import train_candidate
@@ -170,14 +179,11 @@ def train_request(request: TrainRequest) -> CandidateResult:
 
 def score_fold_request(request: FoldRequest) -> FoldScore | str:
     """Score one fold in this process; a `FoldScore`, or the error as text (a fold never raises)."""
-    import numpy as np
-
     from nas_core.retraining import score_fold
 
     _configure_from_env()
     try:
-        data = _load_arrays(request.data_dir)
-        x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+        x, y = _train_and_val(request.data_dir)
         return score_fold(
             request.architecture, x, y, request.num_classes, request.settings, request.folds, request.fold, request.seed
         )
@@ -187,19 +193,17 @@ def score_fold_request(request: FoldRequest) -> FoldScore | str:
 
 def retrain_request(request: RetrainRequest) -> Retrained:
     """Retrain in this process, score on test, save; an error (a diverged recipe) is raised to the caller."""
-    import numpy as np
-
     from nas_core.prepared import load_split
     from nas_core.retraining import fit_final_model
 
     _configure_from_env()
-    data = _load_arrays(request.data_dir)
-    x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+    x, y = _train_and_val(request.data_dir)
     x_test, y_test = load_split(Path(request.data_dir) / "test.npz")
     model, history = fit_final_model(request.architecture, x, y, request.num_classes, request.settings, request.seed)
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
     model.save(request.save_to)
-    return Retrained(request.seed, float(accuracy), float(loss), history, int(model.count_params()), request.save_to)
+    params = int(model.count_params())
+    return Retrained(request.seed, float(accuracy), float(loss), history, params, request.save_to, len(y_test))
 
 
 def spawn_without_parent_main() -> None:

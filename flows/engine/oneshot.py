@@ -66,12 +66,13 @@ def train_and_score_supernet(search: WeightSharingSearch) -> dict[str, Any]:
     if cfg.search.max_params is not None:  # a path above the limit is never scored, so never chosen
         strategy = budget = ParamBudget(strategy, search.count, cfg.search.max_params)
     objective = search.objective.objective
-    accuracies: dict[str, float] = {}
+    measured: dict[str, tuple[float, int]] = {}  # each scored path's accuracy and parameter count
 
     def score_of(path: Sample, accuracy: float) -> float:
         """The search's objective on the inherited-weight accuracy (the config refuses latency here)."""
-        accuracies[sample_key(path)] = accuracy
-        score = objective.trade(accuracy, search.count(path))
+        params = search.count(path)
+        measured[sample_key(path)] = (accuracy, params)
+        score = objective.trade(accuracy, params)
         return accuracy if score is None else score
 
     scored = search_supernet(net, strategy, options.evaluations, arrays.x_val, arrays.y_val, score_of)
@@ -80,8 +81,8 @@ def train_and_score_supernet(search: WeightSharingSearch) -> dict[str, Any]:
         {
             "sample": s,
             "score": score,
-            "accuracy": accuracies[sample_key(s)],
-            "params": search.count(s),
+            "accuracy": measured[sample_key(s)][0],
+            "params": measured[sample_key(s)][1],
             "architecture": (arch := search.architecture(s)),
             "key": sample_key(arch),
         }

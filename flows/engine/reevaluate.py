@@ -99,6 +99,7 @@ def reevaluate(
         folds,
         len(top) * folds,
     )
+    recipes = {result.key: retrain_settings(cfg, result.best_epoch) for result in top}
     submitted = {
         result.key: [
             score_fold_task.with_options(task_run_name=f"cv-candidate-{result.index:03d}-fold-{fold}").submit(
@@ -106,7 +107,7 @@ def reevaluate(
                     key=result.key,
                     architecture=result.architecture,
                     data_dir=str(data_dir.resolve()),
-                    settings=retrain_settings(cfg, result.best_epoch),
+                    settings=recipes[result.key],
                     num_classes=num_classes,
                     folds=folds,
                     fold=fold,
@@ -140,5 +141,4 @@ def reevaluate(
     if not ranked:
         return None
     winner = next(r for r in rescored if r.key == ranked[0].key)
-    epochs = retrain_settings(cfg, winner.best_epoch).epochs
-    return Reevaluation(rescored, winner, scores[winner.key], folds, cfg.data.seed, epochs)
+    return Reevaluation(rescored, winner, scores[winner.key], folds, cfg.data.seed, recipes[winner.key].epochs)

@@ -1,8 +1,11 @@
-"""A drawing of the winning architecture: Keras' `plot_model` when Graphviz is installed, else our own.
+"""A drawing of the winning architecture: one box per layer group, laid out by Graphviz when it is
+installed, else drawn by matplotlib.
 
-Our own drawing is matplotlib boxes and arrows, one box per layer group, with each residual
-skip drawn as an arc around its block (labelled when it needs a 1x1 projection), and the
-feature-map shape after each step when the input shape is known.
+Each box shows the feature-map shape after its step when the input shape is known; a residual
+skip goes around its block (labelled when it needs a 1x1 projection), and a layer graph
+(`search.strategy: graph`) is drawn with its real edges. The drawing is made from the
+architecture itself, not from a built Keras model: the flow process never imports TensorFlow
+(its candidates train in workers), and importing it only to draw would cost every search seconds.
 """
 
 from __future__ import annotations
@@ -168,6 +171,37 @@ def graphviz_available() -> bool:
     return True
 
 
+def graphviz_drawing(
+    arch: Mapping[str, Any], input_shape: Sequence[int] | None, num_classes: int | None, title: str = ""
+) -> Any:
+    """The boxes as a pydot graph, top to bottom. A skip joins its block's input and output at an ⊕;
+    a layer graph keeps its own edges."""
+    import pydot
+
+    boxes = layer_boxes(arch, input_shape, num_classes)
+    font = "DejaVu Sans"  # matplotlib's default font, so both drawers read alike
+    graph = pydot.Dot(graph_type="digraph", rankdir="TB", dpi=110, label=title, labelloc="t", fontname=font)
+    graph.set_node_defaults(shape="box", style="rounded,filled", color="#566573", fontname=font, fontsize=10)
+    graph.set_edge_defaults(color="#566573", arrowsize=0.7, fontname=font, fontsize=9)
+    for n, box in enumerate(boxes):
+        graph.add_node(pydot.Node(f"n{n}", label=box.text, fillcolor=COLORS[box.kind]))
+    if is_graph(arch):
+        for i, j in arch["edges"]:
+            graph.add_edge(pydot.Edge(f"n{i}", f"n{j}"))
+        return graph
+    previous = "n0"
+    for n, box in enumerate(boxes[1:], start=1):
+        graph.add_edge(pydot.Edge(previous, f"n{n}"))
+        previous = f"n{n}"
+        if box.skip:
+            join = f"add{n}"
+            graph.add_node(pydot.Node(join, label="+", shape="circle", width=0.25, fixedsize=True, fillcolor="white"))
+            graph.add_edge(pydot.Edge(f"n{n}", join))
+            graph.add_edge(pydot.Edge(f"n{n - 1}", join, label=box.skip, color="#c0392b", fontcolor="#c0392b"))
+            previous = join
+    return graph
+
+
 def draw_architecture(
     arch: Mapping[str, Any],
     path: Path,
@@ -178,19 +212,12 @@ def draw_architecture(
 ) -> str:
     """Write the drawing to `path` (PNG); returns which drawer made it: "graphviz" or "matplotlib"."""
     if use_graphviz is None:
-        use_graphviz = graphviz_available() and input_shape is not None and num_classes is not None
-    if use_graphviz and input_shape is not None and num_classes is not None:
-        import keras
-
-        from nas_core.builder import build_model
-
+        use_graphviz = graphviz_available()
+    if use_graphviz:
         try:
-            model = build_model(arch, input_shape, num_classes)
-            keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_activations=True, dpi=70)
+            graphviz_drawing(arch, input_shape, num_classes, title).write_png(str(path))
             return "graphviz"
-        except Exception:  # Graphviz present but broken: our own drawing still tells the story
+        except Exception:  # Graphviz present but broken: matplotlib still draws the same boxes
             pass
-        finally:
-            keras.backend.clear_session()
     architecture_figure(arch, input_shape, num_classes, title).savefig(path)
     return "matplotlib"

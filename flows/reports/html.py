@@ -198,7 +198,7 @@ def render_report(
     winner_line = "no candidate completed"
     if winner is not None:
         winner_line = f"candidate #{winner.index}: <code>{html.escape(describe(winner.architecture))}</code>"
-    drawn_by = "Keras plot_model (Graphviz)" if drawer == "graphviz" else "matplotlib (Graphviz not installed)"
+    drawn_by = "Graphviz" if drawer == "graphviz" else "matplotlib (Graphviz not installed)"
     sections = [
         f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>",
         f"<div class='cards'>{''.join(cards)}</div>",

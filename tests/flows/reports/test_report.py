@@ -135,7 +135,7 @@ def test_architecture_drawing_shows_skips_projections_and_shapes(tmp_path: Path)
     assert (tmp_path / "arch.png").stat().st_size > 5000
 
 
-def test_with_graphviz_the_architecture_is_drawn_by_keras_plot_model(tmp_path: Path) -> None:
+def test_with_graphviz_the_architecture_is_laid_out_by_graphviz(tmp_path: Path) -> None:
     if not graphviz_available():
         pytest.fail("needs Graphviz's dot and pydot: make test-deps (bash scripts/test_deps.sh)")
     arch = made_up_results(1)[0].architecture
