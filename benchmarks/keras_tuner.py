@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.overhead import REPO, timed
+from benchmarks.overhead import REPO, prepare_data, timed
 
 SPACE = {
     "conv_blocks": [1, 2],
@@ -191,9 +191,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="nas-vs-kt-"))
-    shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
-    (work / "params.yaml").write_text(yaml.safe_dump(base_params(args), sort_keys=False))
-    timed([sys.executable, "-m", "flows.prepare"], work)
+    prepare_data(work, base_params(args))  # the raw and prepare stages, as `make run` runs them
     from nas_core.architecture import cnn_search_space
     from nas_core.config import SpaceConfig
 

@@ -22,6 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.rendering.estimation import estimation
+from benchmarks.rendering.keras_tuner import keras_tuner
+from benchmarks.rendering.memory import memory
+from benchmarks.rendering.tabular import strategies_tabular
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 BLOCK = re.compile(r"(<!-- render: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /render -->)", re.DOTALL)
@@ -375,6 +380,11 @@ def parallel_speedup(name: str) -> str:
 
 
 RENDERERS: dict[str, Callable[[], str]] = {
+    "estimation_digits": lambda: estimation("digits"),
+    "estimation_mnist": lambda: estimation("mnist"),
+    "strategies_tabular": strategies_tabular,
+    "memory": memory,
+    "keras_tuner": keras_tuner,
     "parallel_speedup": lambda: parallel_speedup("parallel_speedup"),
     "dask_speedup": lambda: parallel_speedup("dask_speedup"),
     "overhead": overhead,

@@ -76,7 +76,6 @@ def plain_tutorial(data: Path, trials: int, seed: int) -> dict[str, Any]:
 def one_seed(seed: int, limit: int | None) -> dict[str, Any]:
     """Our pipeline, then the plain loop, on the same prepared split, both drawing with `seed`."""
     work = Path(tempfile.mkdtemp(prefix="nas-seed-"))
-    shutil.copytree(REPO / "data" / "raw", work / "data" / "raw")
     external = REPO / "data" / "external"
     if external.is_dir():
         shutil.copytree(external, work / "data" / "external")  # the MNIST file, if already fetched

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.estimation.run --dataset digits
     .venv/bin/python -m benchmarks.estimation.run --dataset mnist
-    .venv/bin/python -m benchmarks.estimation.report     # the BENCHMARKS.md section from both result files
+    .venv/bin/python -m benchmarks.render                # BENCHMARKS.md's blocks, from both result files
 
 Every method runs through the real search stage (`run_search_stage`: Prefect, MLflow, recycled
 workers) in one scratch directory, and its winner through the real retrain stage (train+val,

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from benchmarks.tabular.report import markdown, plot, write_section
+from benchmarks.tabular.plot import plot
 from nas_core import NasError, SearchSpace, available_strategies, make_strategy
 from nas_core.space import sample_key
 
@@ -204,6 +204,16 @@ def target(table: Table, summary: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def section_text(table_path: Path, runs: dict[str, Any]) -> str:
+    """What BENCHMARKS.md would show for these runs, printed for a --no-write tuning run; the file itself is
+    written by `python -m benchmarks.render` from the saved results."""
+    from benchmarks.render import vs_evolution_text
+    from benchmarks.rendering.tabular import tabular_text
+
+    text = tabular_text(json.loads(table_path.read_text()), runs)
+    return text if runs["target"] is None else f"{text}\n{vs_evolution_text(runs)}"
+
+
 def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
     """`strategy.option=value` pairs (values as JSON), for trying other defaults."""
     options: dict[str, dict[str, Any]] = {}
@@ -226,7 +236,7 @@ def main() -> None:
     parser.add_argument(
         "--merge", action="store_true", help="rerun only --strategies and keep the other strategies' saved curves"
     )
-    parser.add_argument("--from-results", action="store_true", help="redo the plot and section from the saved JSON")
+    parser.add_argument("--from-results", action="store_true", help="redo the summary and plot from the saved JSON")
     args = parser.parse_args()
     if args.from_results:
         saved = json.loads((RESULTS / "strategies_tabular.json").read_text())
@@ -235,7 +245,7 @@ def main() -> None:
         saved |= {"summary": summary, "target": target(table, summary)}
         (RESULTS / "strategies_tabular.json").write_text(json.dumps(saved) + "\n")
         plot(table, curves, RESULTS / "regret_vs_queries.png")
-        write_section(markdown(table, summary, saved["metadata"], saved["target"]))
+        print(f"wrote {RESULTS / 'strategies_tabular.json'} and the plot; then: python -m benchmarks.render")
         return
 
     if args.first_seed != 0 and not args.no_write:
@@ -281,15 +291,14 @@ def main() -> None:
     if saved_meta:
         meta["command"] = f"{saved_meta['command']}; then {meta['command']}"
         meta["wall_seconds"] = saved_meta.get("wall_seconds")
-    print(markdown(table, summary, meta, goal))
+    print(section_text(args.table, {"metadata": meta, "summary": summary, "target": goal}))
     if args.no_write:
         return
     out = RESULTS / "strategies_tabular.json"
     curves_json = {n: c.round(5).tolist() for n, c in curves.items()}
     out.write_text(json.dumps({"metadata": meta, "summary": summary, "target": goal, "curves": curves_json}) + "\n")
     plot(table, curves, RESULTS / "regret_vs_queries.png")
-    write_section(markdown(table, summary, meta, goal))
-    print(f"wrote {out}, {RESULTS / 'regret_vs_queries.png'} and BENCHMARKS.md")
+    print(f"wrote {out} and {RESULTS / 'regret_vs_queries.png'}; then: python -m benchmarks.render")
 
 
 if __name__ == "__main__":
