@@ -169,6 +169,16 @@ def make_run_table(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def make_run_against_target(name: str, target_seconds: float = 180.0) -> str:
+    """The make_run table with issue 26's verdict: the median of each variant against 3 minutes."""
+    verdicts = [
+        f"**Target** (issue 26: `make run` within {target_seconds / 60:.0f} minutes after setup): {v['label']}, "
+        f"median {v['median_seconds']:.0f} s, **{'met' if v['median_seconds'] <= target_seconds else 'missed'}**."
+        for v in _load(name)["variants"]
+    ]
+    return make_run_table(name) + "\n" + "\n".join(verdicts) + "\n"
+
+
 def make_run_output() -> str:
     """What `make run` printed at its end: the committed metrics/ are a fresh clone's run (the lock refresh)."""
     from flows.summary import results_lines
@@ -393,6 +403,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "transfer": transfer,
     "make_run_early_start": lambda: make_run_table("make_run_early_start"),
     "make_run": lambda: make_run_table("make_run"),
+    "make_run_current": lambda: make_run_against_target("make_run_current"),
     "make_run_output": make_run_output,
     "winner_quality": winner_quality,
     "seed_example": seed_example,
