@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the tests need beyond .venv: Chromium (the report and the MLflow UI in a real browser) and
-# Graphviz (Keras' plot_model drawing), from Debian's packages. Idempotent and quick once installed.
+# Graphviz (the winner's drawing, laid out through pydot), from Debian's packages. Idempotent and quick once installed.
 #
 #   bash scripts/test_deps.sh
 set -euo pipefail
