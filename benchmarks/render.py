@@ -25,15 +25,11 @@ from typing import Any
 from benchmarks.rendering.estimation import estimation
 from benchmarks.rendering.keras_tuner import keras_tuner
 from benchmarks.rendering.memory import memory
+from benchmarks.rendering.results import load_result
 from benchmarks.rendering.tabular import strategies_tabular
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
 BLOCK = re.compile(r"(<!-- render: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /render -->)", re.DOTALL)
-
-
-def _load(name: str) -> Any:
-    return json.loads((RESULTS / f"{name}.json").read_text())
 
 
 def _acc(value: float | None) -> str:
@@ -41,7 +37,7 @@ def _acc(value: float | None) -> str:
 
 
 def winner_quality() -> str:
-    data = _load("winner_quality")
+    data = load_result("winner_quality")
     head = (
         "| | " + " | ".join(f"seed {s}" for s in data["seeds"]) + " | median | min | wall median (max) | wall ratio |"
     )
@@ -86,7 +82,7 @@ def paired_verdict(data: dict[str, Any]) -> str:
 
 
 def seed_example() -> str:
-    data = _load("seed_example")
+    data = load_result("seed_example")
     seeds = data["seeds"]
     lines = [
         "| | " + " | ".join(f"seed {s}" for s in seeds) + " | median |",
@@ -116,7 +112,7 @@ def recipes(schedule: str) -> dict[str, str]:
 
 
 def selection_table(name: str) -> str:
-    data = _load(name)
+    data = load_result(name)
     seeds, labels = data["seeds"], recipes(data["search_schedule"])
     lines = [
         f"Search schedule: {data['search_schedule']}.",
@@ -158,7 +154,7 @@ def recipe_comparison(candidates: list[dict[str, Any]], labels: dict[str, str]) 
 
 def make_run_table(name: str) -> str:
     """A benchmarks/make_run.py result: each variant's repeats, median, spread and ratio to the first."""
-    data = _load(name)
+    data = load_result(name)
     lines = ["| variant | seconds (each repeat) | median | spread | ratio |", "|---|---|---:|---:|---:|"]
     for v in data["variants"]:
         repeats = ", ".join(f"{t:.2f}" for t in v["seconds"])
@@ -174,7 +170,7 @@ def make_run_against_target(name: str, target_seconds: float = 180.0) -> str:
     verdicts = [
         f"**Target** (issue 26: `make run` within {target_seconds / 60:.0f} minutes after setup): {v['label']}, "
         f"median {v['median_seconds']:.0f} s, **{'met' if v['median_seconds'] <= target_seconds else 'missed'}**."
-        for v in _load(name)["variants"]
+        for v in load_result(name)["variants"]
     ]
     return make_run_table(name) + "\n" + "\n".join(verdicts) + "\n"
 
@@ -189,7 +185,7 @@ def make_run_output() -> str:
 
 def nightly() -> str:
     """benchmarks/nightly.py: each seed's nights, then the single search of the same total budget."""
-    data = _load("nightly")
+    data = load_result("nightly")
     lines = [
         "| seed | night | trained | of them trained before | remembered | best val so far "
         "| champion's promotion score | champion's test accuracy |",
@@ -226,7 +222,7 @@ def nightly() -> str:
 
 def transfer() -> str:
     """benchmarks/transfer.py: best val accuracy after k candidates, median over seeds, warm and cold."""
-    data = _load("transfer")
+    data = load_result("transfer")
     curves = data["median_curve"]
     count = len(curves["cold"])
     lines = [
@@ -327,7 +323,7 @@ def vs_evolution_text(data: dict[str, Any]) -> str:
 
 
 def strategies_vs_evolution() -> str:
-    return vs_evolution_text(_load("strategies_tabular"))
+    return vs_evolution_text(load_result("strategies_tabular"))
 
 
 OVERHEAD_TARGETS = {"digits": 1.10, "mnist": 1.03}  # issue 8: ours / bare, wall time from process start to exit
@@ -342,7 +338,7 @@ def overhead() -> str:
         "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for dataset in ("digits", "mnist"):
-        data = _load(f"overhead_{dataset}")
+        data = load_result(f"overhead_{dataset}")
         bare, ours = data["bare_seconds"], data["ours_seconds"]
         ratio = data["ratio_ours_over_bare"]
         spread = (max(bare) - min(bare)) / statistics.median(bare)
@@ -363,14 +359,14 @@ def overhead() -> str:
             f"{statistics.median(data['ours_training_seconds']):.1f} s "
             f"| {data['bare_rest_median']:.1f} s → {data['ours_rest_median']:.1f} s | {verdict} | {when} |"
         )
-    commands = [_load(f"overhead_{d}").get("command") for d in ("digits", "mnist")]
+    commands = [load_result(f"overhead_{d}").get("command") for d in ("digits", "mnist")]
     shown = "; ".join(f"`{c}`" for c in commands if c)
     return "\n".join(lines) + (f"\n\nCommand: {shown}\n" if shown else "\n")
 
 
 def parallel_speedup(name: str) -> str:
     """benchmarks/parallel_speedup.py: parallelism 1 against 2 on the same candidates, each repeat and the median."""
-    data = _load(name)
+    data = load_result(name)
     one, two = data["seconds_parallelism_1"], data["seconds_parallelism_2"]
     per_repeat = data.get("speedup_per_repeat") or [a / b for a, b in zip(one, two, strict=True)]
     recycled = f"every {data['recycle_after']} candidates" if "recycle_after" in data else "never (older code)"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import statistics
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+from benchmarks.rendering.results import load_result, split_size
+
 LABELS = {
     "random": "random, full training",
     "successive_halving": "successive halving",
@@ -27,27 +27,6 @@ EPOCH_SHARE_TARGET = Fraction(1, 3)  # a multi-fidelity method's training epochs
 POINTS_TARGET = 0.5  # and its winner's test accuracy at most this many points below random search's
 STANDALONE_TARGET = 5  # the whole one-shot search must cost less than this many stand-alone trainings
 SIGNIFICANCE = 0.05
-MAX_SPLIT = 5000  # the largest split size looked for behind a set of accuracies
-
-
-def _load(dataset: str) -> Any:
-    return json.loads((RESULTS / f"estimation_{dataset}.json").read_text())
-
-
-def split_size(values: list[float]) -> int | None:
-    """The smallest n for which every accuracy is a whole number of n examples (float32 rounding allowed).
-
-    The results files do not record the split sizes; this is what the accuracies themselves imply
-    (the split holds n examples, or a multiple of n). None when fewer than three distinct values
-    leave the answer open.
-    """
-    distinct = sorted(set(values))
-    if len(distinct) < 3:
-        return None
-    for n in range(2, MAX_SPLIT + 1):
-        if all(abs(v * n - round(v * n)) <= n * 1e-6 for v in distinct):
-            return n
-    return None
 
 
 def _compare(delta: float, test_size: int | None) -> str:
@@ -67,7 +46,7 @@ def _label(key: str, method: dict[str, Any]) -> str:
 
 def estimation(dataset: str) -> str:
     """The markdown inside `<!-- render: estimation_<dataset> -->`: settings, table, verdicts, reading, conditions."""
-    data = _load(dataset)
+    data = load_result(f"estimation_{dataset}")
     methods: dict[str, Any] = data["methods"]
     parts = [
         settings_text(data),

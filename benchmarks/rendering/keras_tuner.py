@@ -8,17 +8,15 @@ accuracy) and what counts as noise.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+from benchmarks.rendering.results import load_result, split_size
+
 RANDOM, HYPERBAND = "keras-tuner RandomSearch", "keras-tuner Hyperband"
 SERVER_ROW = "ours on Keras Tuner's draw, parallelism 1, Prefect server running"
 TEMPORARY_ROW = "ours on Keras Tuner's draw, parallelism 1"
-MAX_SPLIT = 20000  # the largest test split looked for behind the accuracies
 
 
 def reference(name: str) -> str:
@@ -72,20 +70,6 @@ def _points(value: float) -> str:
 def _per_seed(values: list[Any]) -> str:
     """One value when every seed agrees (the usual for counts), else each seed's."""
     return f"{values[0]:g}" if len(set(values)) == 1 else ", ".join(f"{v:g}" for v in values)
-
-
-def split_size(values: list[float]) -> int | None:
-    """The smallest n for which every accuracy is a whole number of n images (float32 rounding allowed).
-
-    The results file does not record the test split's size; the accuracies imply it. None when
-    too few distinct values to tell.
-    """
-    if len({round(v, 6) for v in values}) < 3:
-        return None
-    for n in range(2, MAX_SPLIT + 1):
-        if all(abs(v * n - round(v * n)) < 1e-3 for v in values):
-            return n
-    return None
 
 
 def table(data: dict[str, Any]) -> list[str]:
@@ -290,7 +274,7 @@ def footer(data: dict[str, Any]) -> str:
 
 def keras_tuner(dataset: str = "digits") -> str:
     """The comparison table and the verdicts against the target, all from the results file."""
-    data = json.loads((RESULTS / f"keras_tuner_{dataset}.json").read_text())
+    data = load_result(f"keras_tuner_{dataset}")
     verdicts = [speed_verdict(data, 2), speed_verdict(data, 1), server_verdict(data), accuracy_verdict(data)]
     verdicts += [work_line(data, ref) for ref in (RANDOM, HYPERBAND) if ref in data["runs"]]
     verdicts += [order_line(data), noise_line(data)]

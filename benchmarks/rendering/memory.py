@@ -6,14 +6,12 @@ stale figure behind. The only number typed here is the target of issue 7.
 
 from __future__ import annotations
 
-import json
 import statistics
-from pathlib import Path
 from typing import Any
 
 from benchmarks.memory import EARLY_START, WINDOW
+from benchmarks.rendering.results import load_result
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 GROWTH_TARGET = 0.10  # issue 7: the default search's median RSS grows by less than this over the run
 # What benchmarks/memory.py counted before it recorded a `counted` field (its code from the first
 # version until then): the search process and its descendants, minus any process whose command
@@ -48,7 +46,7 @@ def _default(runs: dict[str, dict[str, Any]]) -> str:
 
 def memory() -> str:
     """The table of both runs (windowed medians, peaks, growth), what was counted, and the verdict on the target."""
-    data = json.loads((RESULTS / "memory.json").read_text())
+    data = load_result("memory")
     runs: dict[str, dict[str, Any]] = data["runs"]
     early = f"candidates {EARLY_START + 1}–{EARLY_START + WINDOW}"
     has_peak = all("peak_rss_mb" in run for run in runs.values())

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 import statistics
-from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+from benchmarks.rendering.results import load_result
+
 BASELINE = "random"
 INTERACTION = ("activation", "dense_units")  # the pair whose interaction misled progressive's plain-mean ranking
 
 
-def _load(name: str) -> Any:
-    return json.loads((RESULTS / f"{name}.json").read_text())
-
-
 def strategies_tabular() -> str:
-    return tabular_text(_load("tabular_digits"), _load("strategies_tabular"))
+    return tabular_text(load_result("tabular_digits"), load_result("strategies_tabular"))
 
 
 def tabular_text(table: dict[str, Any], runs: dict[str, Any]) -> str:
