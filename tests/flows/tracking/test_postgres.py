@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -68,6 +69,7 @@ def test_a_search_records_into_postgres_mlflow_under_a_postgres_prefect_server(w
         workdir / "params.yaml",
         {"tracking": {"uri": MLFLOW_URI, "experiment": experiment}, "search": {"max_candidates": 2}},
     )
+    started = datetime.now(UTC)  # pytest reuses tmp paths, so earlier runs may share our params_path
     server_env = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": PREFECT_DB, "PREFECT_HOME": str(workdir / ".prefect")}
     with start_prefect_server(free_port(), env=server_env) as api_url:
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
@@ -76,7 +78,11 @@ def test_a_search_records_into_postgres_mlflow_under_a_postgres_prefect_server(w
             with get_client(sync_client=True) as prefect:
                 latest = prefect.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=20)
             APILogWorker.drain_all(timeout=10)  # send the runs' last logs while the server is still up
-    runs: list[Any] = [run for run in latest if run.parameters.get("params_path") == str(params)]
+    runs: list[Any] = [
+        run
+        for run in latest
+        if run.parameters.get("params_path") == str(params) and run.created is not None and run.created >= started
+    ]
     assert summary["candidates"] == 2 and summary["failed"] == 0
 
     # Prefect: both flow runs completed, and they are rows of the PostgreSQL database.
