@@ -12,11 +12,14 @@ server and worker start-up included):
   the `fixed` strategy, at parallelism 1 and 2: the same models on both sides, so only the search
   machinery differs.
 - Keras Tuner `Hyperband` (max_epochs = E, factor 3, one iteration) against our
-  `estimation: hyperband` (min 1, max E epochs, eta 3) given as many new candidates as Keras
-  Tuner's Hyperband started.
+  `estimation: hyperband` (min 1, max E epochs, eta 3) at equal work: given as many new
+  candidates as make our plan train the number of epochs closest to what Keras Tuner's trained
+  (its schedule is fixed by its settings, so the first seed's count holds for every seed).
 - Keras Tuner's draw once more at parallelism 1, with a Prefect server already running (as under
   `make schedule`, or with PREFECT_API_URL set): what the temporary server's start-up costs.
-Before the timed runs, each side runs once untimed (one model, one epoch): it warms the disk
+The sides alternate which runs first: Keras Tuner on even seeds, ours on odd ones (the rows on
+Keras Tuner's draw need its run, so they always follow it), so that drift along a seed's runs
+falls on both sides. Before the timed runs, each side runs once untimed (one model, one epoch): it warms the disk
 cache and creates our MLflow store, which then persists from run to run as it does between a
 user's searches (creating a new store costs about 3 s of schema migrations, once).
 The HyperModel is our space with the same choices and conditions, and builds our builder's model
@@ -45,7 +48,8 @@ from typing import Any
 
 import yaml
 
-from benchmarks.overhead import REPO, prepare_data, timed
+from benchmarks.overhead import REPO, git_commit, prepare_data, timed
+from nas_core.estimation.hyperband import plan
 
 SPACE = {
     "conv_blocks": [1, 2],
@@ -151,6 +155,21 @@ def total_params(work: Path, archs: list[dict[str, Any]]) -> int:
     return total
 
 
+def candidates_for_epochs(epochs: int, max_epochs: int) -> int:
+    """The candidate budget whose Hyperband plan (min 1 epoch, eta 3) trains the epochs closest to `epochs`.
+
+    Equal work against Keras Tuner's Hyperband, whose brackets start fewer candidates for more epochs.
+    """
+
+    def planned(n: int) -> int:
+        return sum(b.total_epochs() for b in plan(n, 1, max_epochs, 3))
+
+    n = 1
+    while planned(n + 1) <= epochs:
+        n += 1
+    return n + 1 if abs(planned(n + 1) - epochs) < abs(planned(n) - epochs) else n
+
+
 def warm_up(args: argparse.Namespace, work: Path) -> None:
     """One untimed run of each side (one model, one epoch): disk cache, bytecode, and our MLflow store."""
     tiny = argparse.Namespace(**(vars(args) | {"trials": 1, "epochs": 1}))
@@ -205,11 +224,23 @@ def main() -> None:
         runs.setdefault(name, []).append(outcome | {"seed": seed, "load_average": os.getloadavg()[0]})
         print(f"seed {seed} {name}: {outcome['wall_seconds']:.1f}s val {outcome['best_val_accuracy']:.4f}", flush=True)
 
-    for seed in args.seeds:
+    hyperband_epochs: int | None = None  # Keras Tuner Hyperband's epochs, fixed by its settings
+
+    def run_our_hyperbands(seed: int, epochs: int) -> None:
+        n = candidates_for_epochs(epochs, args.epochs)
+        for p in (1, 2):
+            record(f"ours Hyperband, parallelism {p}", seed, run_ours(args, work, seed, p, True, n))
+
+    for turn, seed in enumerate(args.seeds):
+        ours_first = turn % 2 == 1
+        if ours_first:
+            for p in (1, 2):
+                record(f"ours random, parallelism {p}", seed, run_ours(args, work, seed, p, False, args.trials))
         kt_random = run_keras_tuner(args, work, seed, "random")
         record("keras-tuner RandomSearch", seed, kt_random)
-        for p in (1, 2):
-            record(f"ours random, parallelism {p}", seed, run_ours(args, work, seed, p, False, args.trials))
+        if not ours_first:
+            for p in (1, 2):
+                record(f"ours random, parallelism {p}", seed, run_ours(args, work, seed, p, False, args.trials))
         # The two random searches draw different models; on Keras Tuner's own draw only the machinery differs.
         drawn = kt_random["drawn_architectures"]
         for p in (1, 2):
@@ -220,10 +251,14 @@ def main() -> None:
         record("ours on Keras Tuner's draw, parallelism 1, Prefect server running", seed, outcome)
         if args.skip_hyperband:
             continue
+        if hyperband_epochs is not None and ours_first:
+            run_our_hyperbands(seed, hyperband_epochs)
         kt_hb = run_keras_tuner(args, work, seed, "hyperband")
         record("keras-tuner Hyperband", seed, kt_hb)
-        for p in (1, 2):
-            record(f"ours Hyperband, parallelism {p}", seed, run_ours(args, work, seed, p, True, kt_hb["candidates"]))
+        if hyperband_epochs is None:
+            hyperband_epochs = kt_hb["training_epochs"]
+        if hyperband_epochs is not None and not ours_first:
+            run_our_hyperbands(seed, hyperband_epochs)
 
     scored: dict[tuple[str, int], float] = {}  # rows that picked the same winner share its retrains
 
@@ -268,6 +303,9 @@ def main() -> None:
         "test_seeds": args.test_seeds,
         "space": SPACE,
         "started": started,
+        "commit": git_commit(),
+        "alternated": True,  # Keras Tuner first on even seeds, ours first on odd ones
+        "hyperband_epochs_matched": True,  # our Hyperband's budget: Keras Tuner's epochs, not its candidates
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
         "summary": summary,
         "runs": runs,

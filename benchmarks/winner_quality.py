@@ -68,7 +68,8 @@ def run_once(checkout: Path, seed: int) -> dict[str, Any]:
     test = json.loads((checkout / "metrics/test.json").read_text())
     search = json.loads((checkout / "metrics/search.json").read_text())
     best = json.loads((checkout / "artifacts/best_architecture.json").read_text())
-    keep = ("test_accuracy", "test_accuracy_mean", "test_accuracy_sd", "val_test_gap", "gap_noise", "epochs")
+    keep = ["test_accuracy", "test_accuracy_mean", "test_accuracy_sd", "val_test_gap", "gap_noise", "epochs"]
+    keep += ["test_accuracy_first_seed", "ensemble_members", "params"]
     return {
         "seed": seed,
         "wall_seconds": round(seconds, 1),

@@ -47,7 +47,11 @@ def results_lines(test: dict[str, Any], search: dict[str, Any]) -> list[str]:
     """The summary from metrics/test.json and metrics/search.json: also README's sample, rendered from the
     committed metrics/ of a fresh clone's run (benchmarks/render.py), so the two cannot differ."""
     seeds = test.get("retrain_seeds", 1)
-    spread = f", {seeds} seeds: {test['test_accuracy_mean']:.4f} ± {test['test_accuracy_sd']:.4f}" if seeds > 1 else ""
+    alone = f"{test['test_accuracy_mean']:.4f} ± {test['test_accuracy_sd']:.4f}" if seeds > 1 else ""
+    if seeds > 1 and test.get("ensemble_members", 1) > 1:
+        spread = f", {seeds} seeds averaged into one model; each alone {alone}"
+    else:
+        spread = f", {seeds} seeds: {alone}" if seeds > 1 else ""
     lines = [
         f"Winner model:   models/winner.keras ({test['params']:,} parameters)",
         f"Test accuracy:  {test['test_accuracy']:.4f}  ({test['test_examples']} images{spread})",

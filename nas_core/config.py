@@ -250,7 +250,12 @@ class RetrainConfig(_Section):
     epochs: int | None = Field(
         default=None, gt=0, description="null: the epoch whose weights the winner's search training kept"
     )
-    seeds: int = Field(default=3, gt=0, description="retrain this many times; the first is saved, all are scored")
+    seeds: int = Field(default=3, gt=0, description="retrain this many times; each is scored on test")
+    ensemble: bool | None = Field(
+        default=None,
+        description="save the mean of the seeds' predicted probabilities as one model; false: the first seed's "
+        "model; null: an ensemble unless the search limits size or latency",
+    )
     folds: int = Field(default=3, ge=2, le=10, description="k of the cross-validated promotion score")
     model_name: str = Field(default="nas-winner", min_length=1)
 
@@ -301,6 +306,15 @@ class NasConfig(_Section):
         if self.search.estimation in MULTI_FIDELITY:
             return self.search.hyperband.max_epochs or self.train.epochs
         return self.train.epochs
+
+    @property
+    def retrain_ensemble(self) -> bool:
+        """Whether the retrain saves its seeds as one averaging model. By default it does, unless the search
+        bounded the model's size or latency (`search.max_params`, a cost objective): an ensemble of k seeds
+        has k times the parameters and the prediction cost of the architecture the search chose."""
+        if self.retrain.ensemble is not None:
+            return self.retrain.ensemble
+        return self.search.max_params is None and self.search.objective == "accuracy"
 
     @model_validator(mode="after")
     def _fidelity_range(self) -> NasConfig:

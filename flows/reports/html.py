@@ -108,7 +108,10 @@ def retrain_section(retrain: Mapping[str, Any] | None) -> str:
     test = f"{retrain['test_accuracy']:.4f}"
     if seeds > 1:
         mean, sd = retrain["test_accuracy_mean"], retrain["test_accuracy_sd"]
-        test += f" (first of {seeds} seeds; mean {mean:.4f} ± {sd:.4f})"
+        if int(retrain.get("ensemble_members", 1)) > 1:
+            test += f" (the {seeds} seeds' predictions averaged into one model; each seed alone {mean:.4f} ± {sd:.4f})"
+        else:
+            test += f" (first of {seeds} seeds; mean {mean:.4f} ± {sd:.4f})"
     rows = [("test accuracy, scored once", test)]
     if "val_test_gap" in retrain:
         verdict = (

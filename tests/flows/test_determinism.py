@@ -36,7 +36,8 @@ def test_seeds_train_side_by_side_on_one_thread_each_and_give_the_same_models_tw
         first_model, _, first = retrain_winner.fn(CFG, winner, settings, data_dir, trainer)
         second_model, history, second = retrain_winner.fn(CFG, winner, settings, data_dir, trainer)
     assert len(first["test_accuracies"]) == 2 and first["test_accuracies"] == second["test_accuracies"]
-    assert first["test_accuracies"][0] == first["test_accuracy"] and len(history["loss"]) == 3
+    assert first["test_accuracies"][0] == first["test_accuracy_first_seed"] and len(history["loss"]) == 3
+    assert first["ensemble_members"] == 2 and first["test_accuracy"] == second["test_accuracy"]  # the saved ensemble
     for a, b in zip(first_model.get_weights(), second_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 

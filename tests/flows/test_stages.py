@@ -167,9 +167,10 @@ def test_retrain_saves_scores_logs_and_registers_the_winner(pipeline: dict[str, 
     best = json.loads((root / "artifacts/best_architecture.json").read_text())
     assert 0.0 <= test["test_accuracy"] <= 1.0
     assert test["epochs"] == best["best_epoch"] >= 1  # the epoch whose weights the search kept
-    # Two seeds, both scored; the first is kept (chosen before any test score existed).
-    assert len(test["test_accuracies"]) == 2 and test["test_accuracy"] == test["test_accuracies"][0]
+    # Two seeds, both scored, saved as one model that averages them (retrain.ensemble's default here).
+    assert len(test["test_accuracies"]) == 2 and test["test_accuracy_first_seed"] == test["test_accuracies"][0]
     assert test["test_accuracy_mean"] == pytest.approx(np.mean(test["test_accuracies"]))
+    assert test["ensemble_members"] == 2
     # The gap between search val and retrained test, against the noise of both.
     assert test["search_val_accuracy"] == best["val_accuracy"]
     assert test["val_test_gap"] == pytest.approx(best["val_accuracy"] - test["test_accuracy"])
@@ -185,7 +186,9 @@ def test_retrain_saves_scores_logs_and_registers_the_winner(pipeline: dict[str, 
     model = keras.saving.load_model(root / "models/winner.keras", safe_mode=True)
     x, y = load_split(root / "data/prepared/test.npz")
     accuracy = float(np.mean(model.predict(x, verbose=0).argmax(axis=1) == y))
-    assert accuracy == pytest.approx(test["test_accuracy"], abs=1e-6)
+    assert accuracy == pytest.approx(test["test_accuracy"], abs=1e-6)  # the saved ensemble is what was scored
+    assert [layer.name for layer in model.layers[1:]] == ["seed_0", "seed_1", "mean_probabilities"]
+    assert model.count_params() == test["params"] == 2 * model.get_layer("seed_0").count_params()
     (parent,) = runs_of_kind(client, "search")
     (retrain,) = runs_of_kind(client, "retrain")
     assert retrain.data.tags["mlflow.parentRunId"] == parent.info.run_id
