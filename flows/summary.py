@@ -43,6 +43,14 @@ def print_results() -> int:
     return 0
 
 
+def model_size(test: dict[str, Any]) -> str:
+    """ "77,706 parameters", or "3 seeds × 77,706 parameters" for the retrain's ensemble."""
+    members = int(test.get("ensemble_members", 1))
+    if members > 1:
+        return f"{members} seeds × {test['params'] // members:,} parameters"
+    return f"{test['params']:,} parameters"
+
+
 def results_lines(test: dict[str, Any], search: dict[str, Any]) -> list[str]:
     """The summary from metrics/test.json and metrics/search.json: also README's sample, rendered from the
     committed metrics/ of a fresh clone's run (benchmarks/render.py), so the two cannot differ."""
@@ -53,7 +61,7 @@ def results_lines(test: dict[str, Any], search: dict[str, Any]) -> list[str]:
     else:
         spread = f", {seeds} seeds: {alone}" if seeds > 1 else ""
     lines = [
-        f"Winner model:   models/winner.keras ({test['params']:,} parameters)",
+        f"Winner model:   models/winner.keras ({model_size(test)})",
         f"Test accuracy:  {test['test_accuracy']:.4f}  ({test['test_examples']} images{spread})",
     ]
     if "val_test_gap" in test:
