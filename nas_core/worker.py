@@ -127,14 +127,19 @@ def _configure_from_env() -> None:
                 pass  # TF already ran an op in this process; its thread counts can no longer change
 
 
+def _data_stamp(data_dir: str) -> str:
+    """The prepared data's identity in the cache: its folder and when train.npz was written."""
+    return f"{data_dir}:{os.path.getmtime(Path(data_dir) / 'train.npz')}"
+
+
 def _load_arrays(data_dir: str) -> Any:
     """Read train/val once per worker process (a worker serves several candidates)."""
     from nas_core.prepared import load_split
     from nas_core.training import Arrays
 
-    stamp = f"{data_dir}:{os.path.getmtime(Path(data_dir) / 'train.npz')}"
+    stamp = _data_stamp(data_dir)
     if stamp not in _DATA_CACHE:
-        _DATA_CACHE.clear()
+        _DATA_CACHE.clear()  # new data: drop the old arrays and their train+val copy
         x_train, y_train = load_split(Path(data_dir) / "train.npz")
         x_val, y_val = load_split(Path(data_dir) / "val.npz")
         _DATA_CACHE[stamp] = Arrays(x_train, y_train, x_val, y_val)
@@ -142,11 +147,18 @@ def _load_arrays(data_dir: str) -> Any:
 
 
 def _train_and_val(data_dir: str) -> tuple[Any, Any]:
-    """Train and val as one set (the retrain's and the cross-validation's data), from the worker's cache."""
+    """Train and val as one set (the retrain's and the cross-validation's data), made once per worker.
+
+    A worker scores several folds in a row; concatenating for each would copy all of train+val
+    every time (about 200 MB for MNIST) for the garbage collector to find.
+    """
     import numpy as np
 
     data = _load_arrays(data_dir)
-    return np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+    key = f"{_data_stamp(data_dir)}:train+val"
+    if key not in _DATA_CACHE:
+        _DATA_CACHE[key] = (np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val]))
+    return _DATA_CACHE[key]
 
 
 def train_request(request: TrainRequest) -> CandidateResult:

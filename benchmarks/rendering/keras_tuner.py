@@ -222,7 +222,10 @@ def order_line(data: dict[str, Any]) -> str:
     names = list(data["runs"])
     first = all(names.index(reference(n)) <= names.index(n) for n in names)
     if data.get("alternated"):
-        return "- **Order:** the sides alternated from seed to seed."
+        return (
+            "- **Order:** the sides alternated which ran first from seed to seed (Keras Tuner on even seeds, ours "
+            "on odd ones); the rows on Keras Tuner's draw always follow its run, which they need."
+        )
     lead = "Keras Tuner's search ran first, before ours on the same seed" if first else "the rows ran as listed"
     return (
         f"- **Order:** within each seed the searches ran one after another in the table's order; {lead}. The order "
