@@ -232,21 +232,19 @@ def main() -> None:
 
     hyperband_epochs: int | None = None  # Keras Tuner Hyperband's epochs, fixed by its settings
 
-    def run_our_hyperbands(seed: int, epochs: int) -> None:
-        n = candidates_for_epochs(epochs, args.epochs)
+    def run_ours_at_both_parallelisms(seed: int, hyperband: bool, n: int) -> None:
+        kind = "Hyperband" if hyperband else "random"
         for p in (1, 2):
-            record(f"ours Hyperband, parallelism {p}", seed, run_ours(args, work, seed, p, True, n))
+            record(f"ours {kind}, parallelism {p}", seed, run_ours(args, work, seed, p, hyperband, n))
 
     for turn, seed in enumerate(args.seeds):
         ours_first = turn % 2 == 1
         if ours_first:
-            for p in (1, 2):
-                record(f"ours random, parallelism {p}", seed, run_ours(args, work, seed, p, False, args.trials))
+            run_ours_at_both_parallelisms(seed, False, args.trials)
         kt_random = run_keras_tuner(args, work, seed, "random")
         record("keras-tuner RandomSearch", seed, kt_random)
         if not ours_first:
-            for p in (1, 2):
-                record(f"ours random, parallelism {p}", seed, run_ours(args, work, seed, p, False, args.trials))
+            run_ours_at_both_parallelisms(seed, False, args.trials)
         # The two random searches draw different models; on Keras Tuner's own draw only the machinery differs.
         drawn = kt_random["drawn_architectures"]
         for p in (1, 2):
@@ -257,14 +255,13 @@ def main() -> None:
         record("ours on Keras Tuner's draw, parallelism 1, Prefect server running", seed, outcome)
         if args.skip_hyperband:
             continue
-        if hyperband_epochs is not None and ours_first:
-            run_our_hyperbands(seed, hyperband_epochs)
+        if ours_first and hyperband_epochs is not None:  # known from an earlier seed's Keras Tuner run
+            run_ours_at_both_parallelisms(seed, True, candidates_for_epochs(hyperband_epochs, args.epochs))
         kt_hb = run_keras_tuner(args, work, seed, "hyperband")
         record("keras-tuner Hyperband", seed, kt_hb)
-        if hyperband_epochs is None:
-            hyperband_epochs = kt_hb["training_epochs"]
-        if hyperband_epochs is not None and not ours_first:
-            run_our_hyperbands(seed, hyperband_epochs)
+        hyperband_epochs = hyperband_epochs or int(kt_hb["training_epochs"])
+        if not ours_first:
+            run_ours_at_both_parallelisms(seed, True, candidates_for_epochs(hyperband_epochs, args.epochs))
 
     scored: dict[tuple[str, int], float] = {}  # rows that picked the same winner share its retrains
 

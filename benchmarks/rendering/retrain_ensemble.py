@@ -16,7 +16,7 @@ def _acc(value: float) -> str:
     return f"{value:.4f}"
 
 
-def _paired(rows: list[dict[str, Any]], pick: str) -> tuple[list[float], str]:
+def _paired(rows: list[dict[str, Any]], pick: str) -> str:
     """Ensemble minus `pick` (the first retrain, or the mean of the retrains) per candidate, and its summary."""
     from scipy.stats import wilcoxon
 
@@ -27,7 +27,7 @@ def _paired(rows: list[dict[str, Any]], pick: str) -> tuple[list[float], str]:
     nonzero = [d for d in differences if abs(d) > 1e-9]
     p = float(wilcoxon(nonzero).pvalue) if len(nonzero) >= 2 else 1.0
     verdict = "beyond the noise (p < 0.05)" if p < 0.05 else "inside the noise"
-    return differences, (
+    return (
         f"{100 * statistics.mean(differences):+.2f} points on average; higher on {better}, tied on "
         f"{len(rows) - better - worse}, lower on {worse}; Wilcoxon signed-rank p = {p:.3f}, {verdict}"
     )
@@ -58,8 +58,7 @@ def retrain_ensemble() -> str:
         ("first", "the first retrain (what the pipeline saved before)"),
         ("mean", "the mean of the retrains"),
     ):
-        _, summary = _paired(rows, pick)
-        lines.append(f"- the ensemble against {label}: {summary}.")
+        lines.append(f"- the ensemble against {label}: {_paired(rows, pick)}.")
     if winners:
         first = statistics.median(r["single"][0] for r in winners)
         ensemble = statistics.median(r["ensemble"] for r in winners)
