@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,8 @@ def tree_rss_mb(root: psutil.Process) -> tuple[float, float]:
 class PeakSampler:
     """The highest total RSS, sampled every PEAK_INTERVAL s: a pool hand-over can fall between two candidates."""
 
-    def __init__(self, root: psutil.Process) -> None:
-        self.root = root
+    def __init__(self, total_mb: Callable[[], float]) -> None:
+        self.total_mb = total_mb
         self.peak_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -106,7 +107,7 @@ class PeakSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(PEAK_INTERVAL):
-            self.peak_mb = max(self.peak_mb, tree_rss_mb(self.root)[0])
+            self.peak_mb = max(self.peak_mb, self.total_mb())
 
 
 def git_commit() -> str:
@@ -133,7 +134,7 @@ def run_search(workdir: Path, candidates: int, recycle_after: int) -> dict[str, 
     samples: list[float] = []
     server: list[float] = []
     assert proc.stdout is not None
-    with PeakSampler(root) as peak:
+    with PeakSampler(lambda: tree_rss_mb(root)[0]) as peak:
         for line in proc.stdout:
             match = PROGRESS.search(line)
             if match:

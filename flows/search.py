@@ -29,7 +29,7 @@ from flows.engine.warm_start import remember_history, start_warm
 from flows.io.dvc_version import directory_md5
 from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR
-from flows.runtime.dask_runner import prefect_api_for_workers
+from flows.runtime.dask_runner import data_for_workers, prefect_api_for_workers
 from flows.runtime.entry import run_stage
 from flows.tracking.dataset_input import log_dataset
 from flows.tracking.history import history_key
@@ -97,11 +97,12 @@ def search_flow(
     search_loop = run_search
     if cfg.search.estimation in MULTI_FIDELITY:  # successive halving / Hyperband (flows/engine/rungs.py)
         search_loop = multifidelity_loop(cfg, partial(tracker.log_rung, run_ids))
-    with trainer or nullcontext():  # the workers stop at the end, whatever happens
+    # The workers stop at the end, whatever happens; on Dask, they let go of the data.
+    with trainer or nullcontext(), data_for_workers(cfg.search, Path(data_dir), manifest["content_hash"]) as data:
         try:
             results = search_loop(
                 strategy,
-                evaluator_for(cfg, trainer, Path(data_dir), setup.settings),
+                evaluator_for(cfg, trainer, data, setup.settings),
                 to_candidate,
                 budget=cfg.search.max_candidates,
                 parallelism=cfg.search.parallelism,
@@ -126,7 +127,7 @@ def search_flow(
             space_size=space_size,
             logger=logger,
             warm=warm,
-            reevaluate=partial(reevaluate, cfg, objective.objective, trainer=trainer, data_dir=Path(data_dir)),
+            reevaluate=partial(reevaluate, cfg, objective.objective, trainer=trainer, data=data),
         )
 
 
@@ -141,7 +142,8 @@ def run_weight_sharing_stage(cfg: NasConfig, params_path: str, scheduled: bool =
     else:
         from flows.engine.darts import darts_flow as chosen
     runner_flow = chosen.with_options(task_runner=make_task_runner(cfg.search))
-    summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled)
+    with prefect_api_for_workers(cfg.search):  # Dask workers report to this API
+        summary: dict[str, Any] = runner_flow(params_path=params_path, scheduled=scheduled)
     return summary
 
 

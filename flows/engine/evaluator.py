@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -10,7 +9,8 @@ from prefect.cache_policies import NONE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from flows.runtime.dask_runner import dask_task_runner
+from flows.runtime.dask_runner import dask_task_runner, raise_if_cluster_lost
+from flows.runtime.dask_workers import on_this_worker
 from nas_core.config import NasConfig, SearchConfig
 from nas_core.estimation.median_stop import MedianStopRule, median_stop_rule
 from nas_core.isolation import IsolatedTrainer
@@ -42,9 +42,9 @@ def make_trainer(cfg: SearchConfig, trainings: int | None) -> IsolatedTrainer | 
 
 @task(name="train-candidate", cache_policy=NONE)
 def train_candidate_task(request: TrainRequest, trainer: IsolatedTrainer | None) -> CandidateResult:
-    """On threads: train in a recycled worker process. On a Dask worker: train right there."""
+    """On threads: train in a recycled worker process. On a Dask worker: train right there, on its copy of the data."""
     if trainer is None:
-        return train_request(request)
+        return train_request(on_this_worker(request))
     return trainer.train(request)
 
 
@@ -54,13 +54,13 @@ class PrefectEvaluator:
     def __init__(
         self,
         trainer: IsolatedTrainer | None,
-        data_dir: Path,
+        data: str,
         settings: TrainSettings,
         seed: int,
         median_stop: MedianStopRule | None = None,
     ) -> None:
         self.trainer = trainer
-        self.data_dir = str(data_dir.resolve())
+        self.data_dir = data  # the prepared folder, or the workers' copy of it (flows/runtime/dask_runner.py)
         self.settings = settings
         self.seed = seed
         self.pending: dict[PrefectFuture[CandidateResult], Candidate] = {}
@@ -88,6 +88,7 @@ class PrefectEvaluator:
         try:
             result = future.result()
         except Exception as error:  # the task itself broke (not the training): still one failed candidate
+            raise_if_cluster_lost(error)  # ... unless no task can run any more
             return candidate, failed(candidate.key, candidate.architecture, f"task failed: {error}", candidate.index)
         if result.ok:
             self.curves.append(result.history.get("val_accuracy", []))
@@ -95,6 +96,6 @@ class PrefectEvaluator:
 
 
 def evaluator_for(
-    cfg: NasConfig, trainer: IsolatedTrainer | None, data_dir: Path, settings: TrainSettings
+    cfg: NasConfig, trainer: IsolatedTrainer | None, data: str, settings: TrainSettings
 ) -> PrefectEvaluator:
-    return PrefectEvaluator(trainer, data_dir, settings, cfg.search.seed, median_stop_rule(cfg.search.median_stop))
+    return PrefectEvaluator(trainer, data, settings, cfg.search.seed, median_stop_rule(cfg.search.median_stop))

@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
+from prefect.futures import PrefectFuture
 
+from flows.runtime.dask_runner import raise_if_cluster_lost
+from flows.runtime.dask_workers import on_this_worker
 from nas_core.config import NasConfig
 from nas_core.cross_validation import CrossValidation, FoldScore, combine_folds
 from nas_core.isolation import IsolatedTrainer
@@ -36,9 +38,9 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 @task(name="cross-validate-fold", cache_policy=NONE)
 def score_fold_task(request: FoldRequest, trainer: IsolatedTrainer | None) -> FoldScore | str:
-    """On threads: one fold in a recycled worker process. On a Dask worker: right there."""
+    """On threads: one fold in a recycled worker process. On a Dask worker: right there, on its copy of the data."""
     if trainer is None:
-        return score_fold_request(request)
+        return score_fold_request(on_this_worker(request))
     return trainer.score_fold(request)
 
 
@@ -70,6 +72,15 @@ class Reevaluation:
         }
 
 
+def collected(future: PrefectFuture[FoldScore | str]) -> FoldScore | str:
+    """A fold's outcome; a task that broke (not the training) is one failed fold, unless the cluster is gone."""
+    try:
+        return future.result()
+    except Exception as error:
+        raise_if_cluster_lost(error)
+        return f"task failed: {error}"
+
+
 def as_cv_scored(result: CandidateResult) -> CandidateResult:
     """The candidate with its cross-validated accuracy and loss in place of val's, for the same winner rule."""
     return replace(result, val_accuracy=result.cv_accuracy, val_loss=result.cv_loss)
@@ -80,7 +91,7 @@ def reevaluate(
     objective: Objective,
     contenders: Sequence[CandidateResult],
     trainer: IsolatedTrainer | None,
-    data_dir: Path,
+    data: str,
     num_classes: int,
     logger: Logger,
 ) -> Reevaluation | None:
@@ -106,7 +117,7 @@ def reevaluate(
                 FoldRequest(
                     key=result.key,
                     architecture=result.architecture,
-                    data_dir=str(data_dir.resolve()),
+                    data_dir=data,
                     settings=recipes[result.key],
                     num_classes=num_classes,
                     folds=folds,
@@ -121,7 +132,7 @@ def reevaluate(
     }
     rescored, scores = [], {}
     for result in top:
-        outcomes = [future.result() for future in submitted[result.key]]
+        outcomes = [collected(future) for future in submitted[result.key]]
         errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
         if errors:
             logger.warning("candidate %d could not be re-scored: %s", result.index, errors[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ from flows.engine.setup import make_candidate, search_preflight
 from flows.engine.space_check import space_record
 from flows.io.dvc_version import directory_md5
 from flows.io.params import load_params
+from flows.runtime.dask_runner import data_for_workers
 from flows.tracking.dataset_input import log_dataset
 from flows.tracking.schema import DATA_DVC_MD5_TAG
 from flows.tracking.tracker import MlflowTracker
@@ -149,11 +151,11 @@ def train_standalone(
 
     trainer = make_trainer(cfg.search, len(architectures))
     settings = search.objective.train_settings(cfg.train.model_dump(), cfg.schedule_epochs)
-    evaluator = PrefectEvaluator(trainer, search.data_dir, settings, cfg.search.seed)
-    try:
+    content_hash = search.manifest["content_hash"]
+    with trainer or nullcontext(), data_for_workers(cfg.search, search.data_dir, content_hash) as data:
         return run_search(
             proposals,
-            evaluator,
+            PrefectEvaluator(trainer, data, settings, cfg.search.seed),
             partial(make_candidate, space, search.input_shape),
             budget=len(architectures),
             parallelism=cfg.search.parallelism,
@@ -161,9 +163,6 @@ def train_standalone(
             on_result=on_result,
             ordered=False,
         )
-    finally:
-        if trainer is not None:
-            trainer.close()
 
 
 def finish_weight_sharing(

@@ -8,21 +8,24 @@ Each candidate's Prefect task runs inside a Dask worker process and trains right
   flow's process, and a worker that finds none would start its own, so with no PREFECT_API_URL the
   flow's ephemeral server is started first and named to the workers. Workers on other machines
   need a real server that they can reach.
-- The data: a request names the prepared data by its absolute path, which every worker must read.
+- The data: workers need not see the flow's disk. `data_for_workers` installs train and val on
+  every worker (flows/runtime/dask_workers.py) and restarts each after `search.recycle_after` trainings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from prefect.task_runners import TaskRunner
 
+from flows.runtime.dask_workers import install_on_workers
 from flows.runtime.prefect_server import configured_api_url
 from nas_core.config import SearchConfig
-from nas_core.errors import NasError
+from nas_core.errors import NasError, SearchAborted
 from nas_core.worker import TF_THREADS_ENV, threads_per_worker
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -84,3 +87,39 @@ def prefect_api_for_workers(cfg: SearchConfig) -> Iterator[None]:
     server.start(timeout=max(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value(), 120))
     with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
         yield
+
+
+@contextmanager
+def data_for_workers(cfg: SearchConfig, data_dir: Path, content_hash: str) -> Iterator[str]:
+    """Inside a search flow: what candidate requests name as their data.
+
+    On threads, the prepared folder itself. On Dask, a copy installed on every worker, so a worker
+    on another host reads nothing from this one's disk; the workers are recycled meanwhile.
+    """
+    if cfg.executor != "dask":
+        yield str(data_dir.resolve())
+        return
+    from prefect.context import FlowRunContext
+    from prefect_dask import DaskTaskRunner
+
+    context = FlowRunContext.get()
+    runner = context.task_runner if context is not None else None
+    if not isinstance(runner, DaskTaskRunner):
+        raise RuntimeError("search.executor: dask, but this flow does not run on Prefect's DaskTaskRunner")
+    with install_on_workers(runner.client, data_dir, content_hash, cfg.recycle_after) as name:
+        yield name
+
+
+def raise_if_cluster_lost(error: BaseException) -> None:
+    """A task that failed because the flow lost its Dask scheduler stops the search, rather than failing a candidate.
+
+    Without a scheduler no other task can finish either, and a candidate recorded FAILED for it
+    would not be trained again by `--resume`. Its MLflow run stays RUNNING, so a resume trains it.
+    """
+    from distributed.client import FutureCancelledError
+
+    if isinstance(error, FutureCancelledError) and error.reason == "scheduler-connection-lost":
+        raise SearchAborted(
+            "search.dask_address: the search lost its Dask scheduler; everything recorded so far is kept."
+            " Start the scheduler (and its workers) again, then run the search again: it resumes where it stopped"
+        ) from error

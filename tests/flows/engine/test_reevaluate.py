@@ -38,7 +38,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @flow
 def rescore(contenders: list[CandidateResult], data_dir: Path) -> Reevaluation | None:
-    return reevaluate(CFG, Objective(), contenders, None, data_dir, 10, LOGGER)
+    return reevaluate(CFG, Objective(), contenders, None, str(data_dir), 10, LOGGER)
 
 
 def test_the_best_cross_validated_of_the_top_k_wins_and_carries_its_promotion_record(
