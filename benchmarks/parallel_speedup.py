@@ -8,7 +8,9 @@ one worker trains with TensorFlow's threads over both cores; with parallelism 2 
 train side by side with one thread each (search.parallelism sets this). The limit is 2.0.
 With `--executor dask` the same search runs its candidates through Prefect's DaskTaskRunner on
 the local Dask cluster the flow starts: 1 worker process with TensorFlow on both cores, or 2
-with one thread each (results in dask_speedup.json).
+with one thread each (results in dask_speedup.json). `--tf-threads 1` gives every worker one
+TensorFlow thread on both sides (NAS_TF_THREADS), as when each added worker brings its own
+cores: the scaling of a cluster rather than of one machine (dask_speedup_equal_threads.json).
 Workers are recycled as a user's are (the default `search.recycle_after`); one untimed run of
 each side comes first, then the order alternates.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -35,6 +38,7 @@ from benchmarks.overhead import (
     timed,
 )
 from nas_core.config import SearchConfig
+from nas_core.worker import TF_THREADS_ENV
 
 
 def main() -> None:
@@ -46,9 +50,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--executor", default="threads", choices=["threads", "dask"])
+    parser.add_argument("--tf-threads", type=int, default=None, help="TensorFlow threads of every worker, both sides")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     name = "parallel_speedup" if args.executor == "threads" else "dask_speedup"
+    if args.tf_threads is not None:
+        name += "_equal_threads"
+        os.environ[TF_THREADS_ENV] = str(args.tf_threads)  # the searches inherit it, and hand it to their workers
     out = args.out or REPO / f"benchmarks/results/{name}.json"
 
     work = Path(tempfile.mkdtemp(prefix="nas-parallel-"))
@@ -76,6 +84,7 @@ def main() -> None:
         "commit": git_commit(),
         "recycle_after": SearchConfig().recycle_after,
         "executor": args.executor,
+        "tf_threads_per_worker": args.tf_threads,
         "dataset": args.dataset,
         "candidates": len(archs),
         "epochs": args.epochs,

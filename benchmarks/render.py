@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.rendering.dask import dask_data, dask_memory
 from benchmarks.rendering.estimation import estimation
 from benchmarks.rendering.keras_tuner import keras_tuner
 from benchmarks.rendering.memory import memory
@@ -417,6 +418,8 @@ def parallel_speedup(name: str) -> str:
         f"| {data['limit']:.1f} |",
     ]
     footer = f"\n\n{data['candidates']} {data['dataset']} candidates × {data['epochs']} epochs"
+    if data.get("tf_threads_per_worker"):
+        footer += f", {data['tf_threads_per_worker']} TensorFlow thread(s) per worker on both sides"
     if "command" in data:
         footer += f", commit {data['commit']}. Command: `{data['command']}`"
     return "\n".join(lines) + footer + "\n"
@@ -430,6 +433,9 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "keras_tuner": keras_tuner,
     "parallel_speedup": lambda: parallel_speedup("parallel_speedup"),
     "dask_speedup": lambda: parallel_speedup("dask_speedup"),
+    "dask_speedup_equal_threads": lambda: parallel_speedup("dask_speedup_equal_threads"),
+    "dask_data": dask_data,
+    "dask_memory": dask_memory,
     "overhead": overhead,
     "strategies_vs_evolution": strategies_vs_evolution,
     "nightly": nightly,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prefect import task
@@ -63,9 +64,11 @@ class PrefectEvaluator:
         self.data_dir = data  # the prepared folder, or the workers' copy of it (flows/runtime/dask_runner.py)
         self.settings = settings
         self.seed = seed
-        self.pending: dict[PrefectFuture[CandidateResult], Candidate] = {}
+        self.pending: dict[PrefectFuture[Any], Candidate] = {}
         self.median_stop = median_stop
         self.curves: list[list[float]] = []  # val accuracy per epoch of the finished candidates, for median stopping
+        # What a finished task returned, as the candidate's result (a rung on Dask returns its checkpoint too).
+        self.receive: Callable[[Candidate, Any], CandidateResult] = lambda _, result: result
 
     def request_for(self, candidate: Candidate) -> TrainRequest:
         return TrainRequest(
@@ -86,7 +89,7 @@ class PrefectEvaluator:
         future = next(as_completed(list(self.pending)))
         candidate = self.pending.pop(future)
         try:
-            result = future.result()
+            result = self.receive(candidate, future.result())
         except Exception as error:  # the task itself broke (not the training): still one failed candidate
             raise_if_cluster_lost(error)  # ... unless no task can run any more
             return candidate, failed(candidate.key, candidate.architecture, f"task failed: {error}", candidate.index)

@@ -21,7 +21,7 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
-from prefect.futures import PrefectFuture
+from prefect.futures import PrefectFuture, as_completed
 
 from flows.runtime.dask_runner import raise_if_cluster_lost
 from flows.runtime.dask_workers import on_this_worker
@@ -111,28 +111,31 @@ def reevaluate(
         len(top) * folds,
     )
     recipes = {result.key: retrain_settings(cfg, result.best_epoch) for result in top}
-    submitted = {
-        result.key: [
-            score_fold_task.with_options(task_run_name=f"cv-candidate-{result.index:03d}-fold-{fold}").submit(
-                FoldRequest(
-                    key=result.key,
-                    architecture=result.architecture,
-                    data_dir=data,
-                    settings=recipes[result.key],
-                    num_classes=num_classes,
-                    folds=folds,
-                    fold=fold,
-                    seed=cfg.data.seed,
-                ),
-                trainer,
-            )
-            for fold in range(folds)
-        ]
+    pending = {
+        score_fold_task.with_options(task_run_name=f"cv-candidate-{result.index:03d}-fold-{fold}").submit(
+            FoldRequest(
+                key=result.key,
+                architecture=result.architecture,
+                data_dir=data,
+                settings=recipes[result.key],
+                num_classes=num_classes,
+                folds=folds,
+                fold=fold,
+                seed=cfg.data.seed,
+            ),
+            trainer,
+        ): (result.key, fold)
         for result in top
+        for fold in range(folds)
     }
+    by_fold: dict[str, dict[int, FoldScore | str]] = {result.key: {} for result in top}
+    while pending:  # read as they finish, and let go of each: a Dask worker keeps a result until the flow does
+        future = next(as_completed(list(pending)))
+        key, fold = pending.pop(future)
+        by_fold[key][fold] = collected(future)
     rescored, scores = [], {}
     for result in top:
-        outcomes = [collected(future) for future in submitted[result.key]]
+        outcomes = [by_fold[result.key][fold] for fold in range(folds)]
         errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
         if errors:
             logger.warning("candidate %d could not be re-scored: %s", result.index, errors[0])

@@ -3,7 +3,9 @@
 Each rung job is one `train-candidate` Prefect task, trained in a recycled worker like any
 candidate. A candidate's rung saves its Keras model (weights and optimizer state) to
 artifacts/checkpoints/<key>.keras, and its next rung loads it and trains on from the epoch it
-reached (`initial_epoch`), so a promoted candidate never starts over. In MLflow each candidate
+reached (`initial_epoch`), so a promoted candidate never starts over. On Dask, whose workers need
+not see the flow's disk, the checkpoint travels as bytes: into the rung's task and back out with
+its result (`train_rung_on_dask`); the flow keeps it in the same folder. In MLflow each candidate
 keeps one child run across its rungs: `rung` and `rung_val_accuracy` are logged at step =
 epochs trained when a rung ends, the joined learning curve (steps = epochs) when the candidate
 is done, with tags `nas.rung` and, when it was not promoted to the last rung, `nas.stopped_early`.
@@ -11,22 +13,40 @@ is done, with tags `nas.rung` and, when it was not promoted to the last rung, `n
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from prefect import task
+from prefect.cache_policies import NONE
 from prefect.futures import PrefectFuture
 
 from flows.engine.evaluator import PrefectEvaluator, train_candidate_task
 from flows.io.paths import CHECKPOINTS_DIR
+from flows.runtime.dask_workers import on_this_worker
 from nas_core.config import NasConfig
 from nas_core.estimation.hyperband import Rung, plan
 from nas_core.estimation.multifidelity import RungJob, run_multifidelity
 from nas_core.results import CandidateResult
 from nas_core.search_loop import AskTell, Candidate, Score, candidate_seed, tell_replay
 from nas_core.space import Sample
-from nas_core.worker import TrainRequest
+from nas_core.worker import TrainRequest, train_request
+
+
+@task(name="train-candidate", cache_policy=NONE)
+def train_rung_on_dask(request: TrainRequest, checkpoint: bytes | None) -> tuple[CandidateResult, bytes | None]:
+    """One rung on a Dask worker: the checkpoint to resume from comes in as bytes, the one it saves goes back."""
+    with tempfile.TemporaryDirectory(prefix="nas-rung-") as scratch:
+        resume_from = request.resume_from  # None, or a checkpoint the flow lacks: the training reports it missing
+        if checkpoint is not None:
+            resume_from = str(Path(scratch) / "resume.keras")
+            Path(resume_from).write_bytes(checkpoint)
+        save_to = str(Path(scratch) / "saved.keras") if request.save_to else None
+        result = train_request(replace(on_this_worker(request), resume_from=resume_from, save_to=save_to))
+        saved = Path(save_to).read_bytes() if save_to and Path(save_to).exists() else None
+    return result, saved
 
 
 class RungEvaluator:
@@ -35,6 +55,9 @@ class RungEvaluator:
     def __init__(self, inner: PrefectEvaluator, checkpoint_dir: Path = CHECKPOINTS_DIR) -> None:
         self.inner = inner  # its trainer, data, settings and seed; its `wait` and failure handling
         self.checkpoint_dir = checkpoint_dir.resolve()
+        self.on_dask = inner.trainer is None  # no worker pool here: the tasks train on Dask workers
+        if self.on_dask:
+            inner.receive = self.keep_checkpoint
 
     def checkpoint(self, key: str) -> Path:
         return self.checkpoint_dir / f"{key}.keras"
@@ -53,10 +76,22 @@ class RungEvaluator:
             save_to=None if job.final else path,
         )
         name = f"candidate-{candidate.index:03d}-{candidate.key}-rung{job.rung}"
-        future: PrefectFuture[CandidateResult] = train_candidate_task.with_options(task_run_name=name).submit(
-            request, self.inner.trainer
-        )
+        future: PrefectFuture[Any]
+        if self.on_dask:
+            checkpoint = self.checkpoint(candidate.key)
+            sent = checkpoint.read_bytes() if job.resume and checkpoint.exists() else None
+            future = train_rung_on_dask.with_options(task_run_name=name).submit(request, sent)
+        else:
+            future = train_candidate_task.with_options(task_run_name=name).submit(request, self.inner.trainer)
         self.inner.pending[future] = candidate
+
+    def keep_checkpoint(self, candidate: Candidate, returned: tuple[CandidateResult, bytes | None]) -> CandidateResult:
+        """A Dask rung's result; the checkpoint it saved goes where the next rung's request names it."""
+        result, saved = returned
+        if saved is not None:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            self.checkpoint(candidate.key).write_bytes(saved)
+        return result
 
     def wait(self) -> tuple[Candidate, CandidateResult]:
         return self.inner.wait()

@@ -14,6 +14,7 @@ Each candidate's Prefect task runs inside a Dask worker process and trains right
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,13 +33,17 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def local_cluster_kwargs(parallelism: int) -> dict[str, Any]:
-    """`parallelism` single-threaded worker processes, each with TensorFlow sized to its share of the cores."""
+    """`parallelism` single-threaded worker processes, each with TensorFlow sized to its share of the cores.
+
+    NAS_TF_THREADS, when this process has it, sets every worker's TensorFlow threads instead.
+    """
+    threads = os.environ.get(TF_THREADS_ENV) or str(threads_per_worker(parallelism))
     return {
         "n_workers": parallelism,
         "threads_per_worker": 1,
         "processes": True,
         "dashboard_address": ":0",  # any free port: two searches at once must not fight over 8787
-        "env": {TF_THREADS_ENV: str(threads_per_worker(parallelism))},
+        "env": {TF_THREADS_ENV: threads},
     }
 
 

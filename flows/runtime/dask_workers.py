@@ -69,12 +69,15 @@ class RecycleAfter(WorkerPlugin):
     """Restart this worker through its nanny after `trainings` finished tasks (each task here is one training).
 
     The worker first pauses (it starts no new task; the scheduler sends them elsewhere), then waits
-    until it trains nothing and holds no result the flow has not collected: a restart then neither
-    cuts a training short nor makes the scheduler compute a lost result again.
+    until it trains nothing and, for a few seconds, until the flow has collected its results: a
+    restart then neither cuts a training short nor makes the scheduler compute a result again.
     """
 
     idempotent = False  # a new search's setting replaces the last one's
-    patience = 300.0  # seconds to wait for the flow to collect the results, before restarting anyway
+    # Seconds to wait, once idle, for the flow to collect this worker's results. After that the
+    # restart goes on: the scheduler moves the results to another worker first, and a task
+    # already sent here and not started goes elsewhere (the flow may hold results it reads later).
+    patience = 10.0
 
     def __init__(self, trainings: int) -> None:
         self.trainings = trainings
@@ -98,8 +101,10 @@ class RecycleAfter(WorkerPlugin):
         # Dask's memory monitor resumes a paused worker whose memory is low; this one is about to restart anyway.
         worker.memory_manager.memory_pause_fraction = False
         worker.status = Status.paused
+        while worker.state.executing:  # a training is never cut short
+            await asyncio.sleep(0.1)
         deadline = time.monotonic() + self.patience
-        while (worker.state.executing or worker.data) and time.monotonic() < deadline:
+        while worker.data and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         reason = f"nas: recycled after {self.trainings} trainings (search.recycle_after)"
         await worker.close_gracefully(restart=True, reason=reason)
@@ -115,9 +120,10 @@ def install_on_workers(client: Client, data_dir: Path, content_hash: str, recycl
 
     Both plugins are removed at the end, so the scheduler and the workers let go of the data.
     """
-    data = PreparedData(content_hash, {f"{split}.npz": (data_dir / f"{split}.npz").read_bytes() for split in SPLITS})
     data_plugin = DATA_PLUGIN + content_hash
-    client.register_plugin(data, name=data_plugin)
+    files = {f"{split}.npz": (data_dir / f"{split}.npz").read_bytes() for split in SPLITS}
+    client.register_plugin(PreparedData(content_hash, files), name=data_plugin)
+    del files  # the scheduler has its copy: this process keeps none for the whole search
     client.register_plugin(RecycleAfter(recycle_after), name=RECYCLE_PLUGIN)
     try:
         yield shared_name(content_hash)

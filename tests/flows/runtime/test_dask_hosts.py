@@ -8,6 +8,7 @@ else (the installed packages, the Prefect API on loopback) stays reachable, as o
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -147,6 +148,25 @@ def test_workers_that_cannot_read_the_project_train_every_candidate_and_are_recy
     assert "could not be re-scored" not in output
     # Every worker process of the start was recycled (a restart registers under a new address).
     assert first_workers.isdisjoint(cluster.client.scheduler_info()["workers"])
+
+
+@pytest.mark.slow
+def test_hyperband_rungs_resume_from_checkpoints_that_travel_to_and_from_the_workers(
+    prefect_api: str, cluster: Cluster
+) -> None:
+    overrides = {
+        "search": {"estimation": "hyperband", "max_candidates": 4, "hyperband": {"min_epochs": 1, "eta": 2}},
+        "train": {"epochs": 4, "patience": 4},  # one bracket: 4 candidates x 1 epoch, 2 x 2, 1 x 4
+    }
+    with search(cluster, overrides) as process:
+        output, _ = process.communicate(timeout=900)
+    assert process.returncode == 0, output[-4000:]
+    results = json.loads((cluster.project / "artifacts/search_results.json").read_text())
+    assert [r["status"] for r in results] == ["COMPLETED"] * 4
+    # Promoted candidates went on from their checkpoint: 4x1 + 2x1 + 1x2 epochs, not a restart at each rung.
+    assert sorted(r["epochs_run"] for r in results) == [1, 1, 2, 4]
+    assert sum(r["epochs_run"] for r in results) == 8
+    assert not list((cluster.project / "artifacts/checkpoints").glob("*.keras"))
 
 
 def busy_worker_pid(client: Client) -> int | None:
