@@ -75,6 +75,18 @@ def dask_memory() -> str:
             f"| {_mb(run['median_rss_mb_candidates_20_to_40'])} → {_mb(run['median_rss_mb_last_20'])} "
             f"| {_pct(run['growth_after_20'])} | {_mb(run['peak_rss_mb'])} | {run['wall_seconds']:.0f} s |"
         )
+    recycled_run = next((r for r in runs.values() if r["recycle_after"] < data["candidates"]), None)
+    kept_run = next((r for r in runs.values() if r["recycle_after"] >= data["candidates"]), None)
+    if recycled_run and kept_run:
+        every = recycled_run["recycle_after"]
+        ratio = recycled_run["wall_seconds"] / kept_run["wall_seconds"]
+        lines += [
+            "",
+            f"The price of recycling on Dask: a wall time {ratio:.2f}× that of never recycling, for about "
+            f"{data['candidates'] // every} worker restarts (one per {every} trainings), each importing TensorFlow "
+            "again before that worker's next candidate can start (the thread executor starts its next pool "
+            "while the last candidates train; a Dask worker restarts only once idle).",
+        ]
     lines += [
         "",
         f"{data['candidates']} candidates per run, the same ones on every row. Counted for Dask: {data['counted']}. "
