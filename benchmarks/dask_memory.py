@@ -31,6 +31,7 @@ import yaml
 
 from benchmarks.memory import EARLY_START, PROGRESS, WINDOW, PeakSampler, git_commit, growth, params, window_median
 from benchmarks.overhead import REPO, stage_env
+from flows.runtime.model_server import stop
 from flows.runtime.prefect_server import free_port
 
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -43,11 +44,12 @@ COUNTED = (
 @contextmanager
 def cluster(scratch: Path) -> Iterator[tuple[str, list[psutil.Process]]]:
     """A scheduler and 2 single-threaded workers as OS processes; their address, and the roots to measure."""
-    address = f"tcp://127.0.0.1:{free_port()}"
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
     env = os.environ | {"NAS_TF_THREADS": "1"}
     log = (scratch / "cluster.log").open("ab")
     scheduler = subprocess.Popen(
-        [DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+        [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
         cwd=scratch,
         stderr=log,
     )
@@ -61,8 +63,7 @@ def cluster(scratch: Path) -> Iterator[tuple[str, list[psutil.Process]]]:
         yield address, [psutil.Process(scheduler.pid), psutil.Process(workers.pid)]
     finally:
         for process in (workers, scheduler):
-            process.terminate()
-            process.wait(timeout=60)
+            stop(process, timeout=60)
         log.close()
 
 

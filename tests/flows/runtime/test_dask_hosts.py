@@ -25,6 +25,7 @@ from distributed import Client
 from mlflow import MlflowClient
 
 from flows.prepare import prepare_flow
+from flows.runtime.model_server import stop
 from flows.runtime.prefect_server import free_port
 from tests.conftest import in_directory, write_params
 
@@ -48,17 +49,6 @@ def wait_for(check: Any, what: str, timeout: float = 120.0) -> Any:
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
@@ -87,8 +77,8 @@ def running_cluster(project: Path, scratch: Path, port: int) -> Iterator[Cluster
             client.wait_for_workers(2, timeout=120)
             yield Cluster(client.scheduler.address, project, client, scheduler)
     finally:
-        stop(workers)  # the workers first: without a scheduler they wait to reconnect
-        stop([scheduler])
+        for process in (*workers, scheduler):  # the workers first: without a scheduler they wait to reconnect
+            stop(process)
         log.close()
 
 
