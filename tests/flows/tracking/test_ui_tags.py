@@ -31,7 +31,7 @@ from tests.conftest import in_directory, write_params
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
 EXPERIMENT = "nas-test"
-NAME = re.compile(r"^(?P<strategy>[a-z_]+) · (?P<data>.+) · (?P<date>\d{4}-\d{2}-\d{2} \d{2}:\d{2})$")
+NAME = re.compile(r"^(?P<strategy>[a-z_]+) · (?P<data>.+) · (?P<date>\d{4}-\d{2}-\d{2} \d{2}:\d{2})(?: #\d+)?$")
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,8 @@ def test_the_experiment_is_a_model_training_experiment(store: dict[str, Any]) ->
 def test_search_runs_are_named_by_strategy_dataset_and_date(store: dict[str, Any]) -> None:
     searches = runs(store["client"], "search") + runs(store["client"], "search", "nas-oneshot")
     assert len(searches) == 3
+    plain, warm = (run.info.run_name for run in searches[:2])
+    assert plain != warm  # started in the same minute, the second is "#2"
     for run, strategy in zip(searches, ["random", "random", "oneshot"], strict=True):
         match = NAME.match(run.info.run_name)
         assert match, run.info.run_name
