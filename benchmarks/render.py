@@ -28,6 +28,7 @@ from benchmarks.rendering.keras_tuner import keras_tuner
 from benchmarks.rendering.memory import memory
 from benchmarks.rendering.results import load_result
 from benchmarks.rendering.retrain_ensemble import retrain_ensemble
+from benchmarks.rendering.space_kinds import space_kinds
 from benchmarks.rendering.tabular import strategies_tabular
 
 REPO = Path(__file__).resolve().parents[1]
@@ -436,6 +437,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "dask_speedup_equal_threads": lambda: parallel_speedup("dask_speedup_equal_threads"),
     "dask_data": dask_data,
     "dask_memory": dask_memory,
+    "space_kinds_tabular": lambda: space_kinds("tabular"),
+    "space_kinds_text": lambda: space_kinds("text"),
     "overhead": overhead,
     "strategies_vs_evolution": strategies_vs_evolution,
     "nightly": nightly,

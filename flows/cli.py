@@ -226,10 +226,10 @@ def check(params: Params = DEFAULT_PARAMS) -> None:
     cfg = read_config(params)
 
     def step() -> Any:
-        from flows.engine.space_check import check_space, data_shape
+        from flows.engine.space_check import check_space, data_manifest
 
-        shape, classes, source = data_shape(cfg, Path.cwd())
-        return check_space(cfg, shape, classes, source)
+        manifest, source = data_manifest(cfg, Path.cwd())
+        return check_space(cfg, manifest, source)
 
     found = run_user_step(step)
     out.print(f"[green]✓[/] {params} is valid")
@@ -237,10 +237,11 @@ def check(params: Params = DEFAULT_PARAMS) -> None:
         f"input shape {'×'.join(map(str, found.input_shape))}, {found.num_classes} classes ({found.shape_source})"
     )
     out.print(f"search space: {found.size:,} distinct architectures ({found.how_counted()})")
-    out.print(
-        f"shape rule: {found.share(found.repaired)} repaired (a pooling dropped), "
-        f"{found.share(found.rejected)} rejected (cannot be built: recorded FAILED, not trained)"
-    )
+    if cfg.space.kind == "cnn":
+        out.print(
+            f"shape rule: {found.share(found.repaired)} repaired (a pooling dropped), "
+            f"{found.share(found.rejected)} rejected (cannot be built: recorded FAILED, not trained)"
+        )
     if found.smallest is not None:
         out.print(f"model sizes: {found.smallest:,} to {found.largest:,} parameters")
     if cfg.search.max_params is not None:

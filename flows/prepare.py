@@ -21,6 +21,7 @@ from flows.io.builtin_data import describe_origin, ensure_builtin, is_builtin
 from flows.io.datasets import load_dataset
 from flows.io.params import load_params
 from flows.io.paths import PREPARED_DIR
+from flows.io.tables import corpus_splits, table_splits
 from flows.runtime.entry import run_stage
 from nas_core.config import DataConfig
 from nas_core.data import split_and_scale
@@ -37,9 +38,13 @@ def prepare_dataset(cfg: DataConfig, root: Path, out_dir: Path) -> dict[str, Any
                 written["file"],
                 describe_origin(written),
             )
-    x, y = load_dataset(cfg, root)
-    splits = split_and_scale(x, y, cfg.val_fraction, cfg.test_fraction, cfg.seed)
-    info = manifest(splits, cfg.source)
+    if cfg.kind == "image":
+        x, y = load_dataset(cfg, root)
+        splits = split_and_scale(x, y, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+        info = manifest(splits, cfg.source)
+    else:
+        splits, extras = (table_splits if cfg.kind == "tabular" else corpus_splits)(cfg, root)
+        info = manifest(splits, cfg.source, cfg.kind, **extras)
     write_splits(splits, info, out_dir)
     return info
 

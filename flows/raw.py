@@ -43,12 +43,12 @@ def raw_flow(params_path: str = "params.yaml") -> dict[str, Any]:
     record = write_raw_data(cfg.data, Path.cwd())
     log = get_run_logger()
     if is_builtin(cfg.data.source):
+        shape = f"x {tuple(record['x_shape'])}, {record['num_classes']} classes" if "x_shape" in record else None
         log.info(
-            "raw %s: %s, x %s, %d classes, from %s, sha256 %s",
+            "raw %s: %s, %s, from %s, sha256 %s",
             cfg.data.source,
             record["file"],
-            tuple(record["x_shape"]),
-            record["num_classes"],
+            shape or f"{record['examples']} rows",
             describe_origin(record),
             record["sha256"][:12],
         )

@@ -55,6 +55,7 @@ from nas_core.isolation import IsolatedTrainer
 from nas_core.prepared import load_split
 from nas_core.results import COMPLETED, CandidateResult
 from nas_core.search_loop import candidate_seed
+from nas_core.spaces import raw_example, with_raw_input
 from nas_core.train_settings import TrainSettings, retrain_settings
 from nas_core.uncertainty import difference_noise, standard_error
 from nas_core.worker import FoldRequest, RetrainRequest
@@ -252,8 +253,10 @@ def log_to_mlflow(
     curve = CandidateResult(key=winner["key"], architecture=winner["architecture"], status=COMPLETED, history=history)
     client.log_figure(run_id, learning_curve(curve), "learning_curve.png", save_kwargs=FAST_PNG)
     client.log_dict(run_id, winner, "architecture.json")
-    x_val, _ = load_split(data_dir / "val.npz")  # a few val images sign the model; test is read once, to score
-    info = log_signed_model(tracker.uri, run_id, model, x_val[:SIGNATURE_IMAGES], cfg.retrain.model_name)
+    example = raw_example(manifest)  # a few val rows or texts, as the exported model takes them
+    if example is None:  # a few val images sign the model; test is read once, to score
+        example = load_split(data_dir / "val.npz")[0][:SIGNATURE_IMAGES]
+    info = log_signed_model(tracker.uri, run_id, model, example, cfg.retrain.model_name)
     version = str(info.registered_model_version)
     score = Promotion(metrics["promotion_accuracy"], metrics["promotion_loss"])
     rescore = rescore_champion(cfg, tracker, manifest, data_dir, trainer)
@@ -316,6 +319,7 @@ def retrain_flow(
         if cv is None:
             cv = promotion_score(cfg, winner["architecture"], settings, int(manifest["num_classes"]), data, trainer)
         model, history, metrics = retrain_winner(cfg, winner, settings, data, trainer)
+        model = with_raw_input(model, manifest)  # a table's or a text's model takes raw rows or strings
         metrics |= cv.to_dict()
         WINNER_MODEL.parent.mkdir(parents=True, exist_ok=True)
         partial_path = WINNER_MODEL.with_name(".winner.partial.keras")  # Keras wants the suffix; a kill leaves this

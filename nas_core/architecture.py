@@ -18,7 +18,9 @@ from typing import Any
 from nas_core.config import SpaceConfig
 from nas_core.errors import NasError
 from nas_core.graph_space import describe_graph, is_graph
+from nas_core.mlp_space import describe_mlp, is_mlp
 from nas_core.space import Condition, Dimension, Sample, SearchSpace, sample_key
+from nas_core.text_space import describe_text, is_text
 
 GLOBAL_DIMS = ("activation", "padding", "dropout", "batch_norm")
 
@@ -54,8 +56,13 @@ def _conv_output(size: int, kernel: int, padding: str) -> int:
 
 
 def repair(arch: Mapping[str, Any], input_shape: Sequence[int]) -> Sample:
-    """Apply the shape rule: drop poolings that would go below 1x1, reject impossible convolutions."""
+    """Apply the shape rule: drop poolings that would go below 1x1, reject impossible convolutions.
+
+    Only CNNs have one: an mlp or text architecture is buildable as it is (their convolutions pad).
+    """
     fixed = dict(arch)
+    if is_mlp(arch) or is_text(arch):
+        return fixed
     size = min(int(input_shape[0]), int(input_shape[1]))
     for i in range(int(arch["conv_blocks"])):
         kernel = int(arch[f"kernel_{i}"])
@@ -89,6 +96,10 @@ def describe(arch: Mapping[str, Any]) -> str:
     """A one-line summary for progress output, e.g. `c32k3+max c64k5+skip d128 | relu bn do0.25`."""
     if is_graph(arch):
         return describe_graph(arch)
+    if is_mlp(arch):
+        return describe_mlp(arch)
+    if is_text(arch):
+        return describe_text(arch)
     parts = []
     for i in range(int(arch.get("conv_blocks", 0))):
         text = f"c{arch[f'filters_{i}']}k{arch[f'kernel_{i}']}"

@@ -14,6 +14,8 @@ import keras
 
 from nas_core.architecture import repair
 from nas_core.graph_space import graph_to_keras, is_graph
+from nas_core.mlp_space import build_mlp, is_mlp
+from nas_core.text_space import build_text_model, is_text
 
 
 def _shortcut(block_input: Any, output: Any, filters: int, kernel: int, padding: str) -> Any:
@@ -30,10 +32,15 @@ def _shortcut(block_input: Any, output: Any, filters: int, kernel: int, padding:
 def build_model(arch: Mapping[str, Any], input_shape: Sequence[int], num_classes: int) -> keras.Model:
     """Build (not compile) the model for `arch`; raises `InfeasibleArchitecture` for impossible shapes.
 
-    A graph sample (`search.strategy: graph`) is built by `graph_to_keras` instead.
+    A graph sample (`search.strategy: graph`) is built by `graph_to_keras` instead, a tabular one
+    (`space.kind: mlp`) by `build_mlp`, a text one (`space.kind: text`) by `build_text_model`.
     """
     if is_graph(arch):
         return graph_to_keras(arch, tuple(int(d) for d in input_shape), num_classes)
+    if is_mlp(arch):
+        return build_mlp(arch, input_shape, num_classes)
+    if is_text(arch):
+        return build_text_model(arch, input_shape, num_classes)
     arch = repair(arch, input_shape)
     activation = str(arch["activation"])
     padding = str(arch["padding"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -23,7 +23,24 @@ from nas_core.estimation_config import (
     OneShotConfig,
 )
 
-DatasetSource = Literal["digits", "npz", "image_folder", "mnist", "keras:mnist", "keras:fashion_mnist", "keras:cifar10"]
+DatasetSource = Literal[
+    "digits",
+    "npz",
+    "image_folder",
+    "mnist",
+    "keras:mnist",
+    "keras:fashion_mnist",
+    "keras:cifar10",
+    "csv",
+    "diamonds",
+    "text_csv",
+    "tweet_sentiment",
+]
+DataKind = Literal["image", "tabular", "text"]
+TABULAR_SOURCES = ("csv", "diamonds")
+TEXT_SOURCES = ("text_csv", "tweet_sentiment")
+# The space kind each kind of data is searched with (`space.kind`).
+SPACE_FOR_DATA: dict[str, str] = {"image": "cnn", "tabular": "mlp", "text": "text"}
 Activation = Literal["relu", "elu", "gelu", "swish", "tanh"]
 ACTIVATIONS: tuple[Activation, ...] = ("relu", "elu", "gelu", "swish", "tanh")
 
@@ -49,6 +66,23 @@ class DataConfig(_Section):
     test_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
     limit: int | None = Field(default=None, gt=0, description="keep at most this many examples")
     seed: int = 0
+    # Tabular and text sources (csv, text_csv and their built-ins):
+    label: str | None = Field(default=None, description="the label column; null: 'label' (a built-in knows its own)")
+    categorical: list[str] | None = Field(
+        default=None, description="csv: columns read as categories; null: every column that is not numeric"
+    )
+    text_column: str | None = Field(default=None, description="text_csv: the text column; null: 'text'")
+    max_tokens: int = Field(default=20000, ge=10, description="text: the vocabulary's size, from the train split")
+    sequence_length: int = Field(default=64, ge=4, description="text: tokens per document, cut or padded")
+
+    @property
+    def kind(self) -> DataKind:
+        """What the examples are: images, table rows or texts; it decides the space kind that fits."""
+        if self.source in TABULAR_SOURCES:
+            return "tabular"
+        if self.source in TEXT_SOURCES:
+            return "text"
+        return "image"
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> DataConfig:
@@ -61,14 +95,15 @@ class DataConfig(_Section):
 
     @model_validator(mode="after")
     def _path_when_needed(self) -> DataConfig:
-        if self.source in ("npz", "image_folder") and not self.path:
+        if self.source in ("npz", "image_folder", "csv", "text_csv") and not self.path:
             raise ValueError(f"path: source '{self.source}' needs data.path")
         return self
 
 
 class SpaceConfig(_Section):
-    """The CNN search space: every list is the set of choices for that dimension."""
+    """The CNN search space (`space.kind: cnn`, the default): every list is the set of choices for that dimension."""
 
+    kind: Literal["cnn"] = "cnn"
     conv_blocks: list[int] = Field(default=[1, 2, 3])
     filters: list[int] = Field(default=[16, 32, 64])
     kernel_size: list[int] = Field(default=[3, 5])
@@ -83,8 +118,8 @@ class SpaceConfig(_Section):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _non_empty_unique(cls, values: list[Any], info: Any) -> list[Any]:
-        return _choices(values, info.field_name)
+    def _non_empty_unique(cls, values: Any, info: Any) -> Any:
+        return values if info.field_name == "kind" else _choices(values, info.field_name)
 
     @field_validator("conv_blocks", "dense_layers")
     @classmethod
@@ -106,6 +141,75 @@ class SpaceConfig(_Section):
         if any(not 0.0 <= v < 1.0 for v in values):
             raise ValueError("dropout must be in [0, 1)")
         return values
+
+
+def _check_choices(values: Any, name: str, low: float = 1, high: float | None = None) -> Any:
+    """Non-empty, unique, and (for numbers) within [low, high]."""
+    values = _choices(values, name)
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if any(v < low or (high is not None and v > high) for v in numbers):
+        raise ValueError(f"{name} must be between {low} and {high}" if high is not None else f"{name} must be >= {low}")
+    return values
+
+
+class MlpSpaceConfig(_Section):
+    """The tabular search space (`space.kind: mlp`): a stack of dense layers over the table's encoded columns."""
+
+    kind: Literal["mlp"]
+    hidden_layers: list[int] = Field(default=[1, 2, 3])
+    units: list[int] = Field(default=[32, 64, 128, 256])
+    activation: list[Activation] = Field(default=["relu", "gelu", "swish"])
+    dropout: list[float] = Field(default=[0.0, 0.1, 0.3])
+    batch_norm: list[bool] = Field(default=[False, True])
+    residual: list[bool] = Field(default=[False, True])
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid(cls, values: Any, info: Any) -> Any:
+        limits = {"hidden_layers": (0, 8), "units": (1, None), "dropout": (0.0, 0.95)}
+        if info.field_name == "kind":
+            return values
+        low, high = limits.get(info.field_name, (float("-inf"), None))
+        return _check_choices(values, info.field_name, low, high)
+
+
+class TextSpaceConfig(_Section):
+    """The text search space (`space.kind: text`): embedding, Conv1D blocks, an optional bidirectional
+    recurrent layer and an optional transformer-encoder block, pooled over the sequence."""
+
+    kind: Literal["text"]
+    embedding_dim: list[int] = Field(default=[32, 64, 128])
+    conv_blocks: list[int] = Field(default=[0, 1, 2])
+    filters: list[int] = Field(default=[32, 64, 128])
+    kernel_size: list[int] = Field(default=[3, 5, 7])
+    recurrent_layers: list[int] = Field(default=[0, 1], description="0 or 1 bidirectional recurrent layer")
+    recurrent_cell: list[Literal["lstm", "gru"]] = Field(default=["lstm", "gru"])
+    recurrent_units: list[int] = Field(default=[32, 64])
+    transformer_blocks: list[int] = Field(default=[0, 1], description="0 or 1 transformer-encoder block")
+    heads: list[int] = Field(default=[2, 4])
+    pooling: list[Literal["max", "avg"]] = Field(default=["max", "avg"])
+    dense_units: list[int] = Field(default=[0, 64], description="a dense layer before the output; 0: none")
+    activation: list[Activation] = Field(default=["relu", "gelu"])
+    dropout: list[float] = Field(default=[0.0, 0.25])
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid(cls, values: Any, info: Any) -> Any:
+        limits = {
+            "conv_blocks": (0, 6),
+            "recurrent_layers": (0, 1),
+            "transformer_blocks": (0, 1),
+            "dense_units": (0, None),
+            "dropout": (0.0, 0.95),
+        }
+        if info.field_name == "kind":
+            return values
+        low, high = limits.get(info.field_name, (1, None))
+        return _check_choices(values, info.field_name, low, high)
+
+
+AnySpaceConfig = Annotated[SpaceConfig | MlpSpaceConfig | TextSpaceConfig, Field(discriminator="kind")]
+SPACE_KINDS = ("cnn", "mlp", "text")
 
 
 class WarmStartConfig(_Section):
@@ -292,12 +396,20 @@ class NasConfig(_Section):
     """The whole params.yaml."""
 
     data: DataConfig = Field(default_factory=DataConfig)
-    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    space: AnySpaceConfig = Field(default_factory=SpaceConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    @property
+    def cnn_space(self) -> SpaceConfig:
+        """The CNN space, for what only CNNs have (weight sharing, graphs, the shape rule); the config
+        already refuses those methods for the other kinds, so this raising is a bug, not a user error."""
+        if not isinstance(self.space, SpaceConfig):
+            raise NasError(f"space.kind {self.space.kind!r}: this step needs space.kind 'cnn'")
+        return self.space
 
     @property
     def schedule_epochs(self) -> int:
@@ -316,6 +428,41 @@ class NasConfig(_Section):
             return self.retrain.ensemble
         return self.search.max_params is None and self.search.objective == "accuracy"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _space_kind_default(cls, raw: Any) -> Any:
+        """`space.kind` may be left out: a space without it is the CNN space, as before kinds existed."""
+        if isinstance(raw, dict) and isinstance(raw.get("space"), dict) and "kind" not in raw["space"]:
+            return raw | {"space": {"kind": "cnn"} | raw["space"]}
+        return raw
+
+    @model_validator(mode="after")
+    def _space_fits_the_data(self) -> NasConfig:
+        """Each kind of data has its space kind; the CNN-only searches are refused for the others."""
+        wanted = SPACE_FOR_DATA[self.data.kind]
+        if self.space.kind != wanted:
+            raise ValueError(
+                f"space.kind: {self.space.kind!r} does not fit data.source {self.data.source!r}"
+                f" ({self.data.kind} data); use space.kind {wanted!r}"
+            )
+        if self.space.kind != "cnn":
+            if self.search.estimation in WEIGHT_SHARING:
+                raise ValueError(
+                    f"search.estimation: {self.search.estimation!r} searches a CNN supernet and does not apply to"
+                    f" space.kind {self.space.kind!r}; use full, successive_halving or hyperband"
+                )
+            if self.search.strategy == "graph":
+                raise ValueError(
+                    f"search.strategy: 'graph' grows CNN layer graphs and does not apply to space.kind"
+                    f" {self.space.kind!r}; choose another strategy"
+                )
+            if self.search.max_params is not None:
+                raise ValueError(
+                    f"search.max_params: not available with space.kind {self.space.kind!r} (its candidates' sizes"
+                    " are known only once built); use objective accuracy_params to favour small models"
+                )
+        return self
+
     @model_validator(mode="after")
     def _fidelity_range(self) -> NasConfig:
         schedule = self.search.hyperband
@@ -333,8 +480,18 @@ def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _section_fields(path: tuple[Any, ...]) -> list[str]:
+def _untagged(path: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
+    """An error inside `space` carries the space kind in its location (space.mlp.units); drop it."""
+    models: dict[str, type[BaseModel]] = {"cnn": SpaceConfig, "mlp": MlpSpaceConfig, "text": TextSpaceConfig}
+    if len(path) >= 2 and path[0] == "space" and str(path[1]) in models:
+        return (path[0], *path[2:]), models[str(path[1])]
+    return path, None
+
+
+def _section_fields(path: tuple[Any, ...], space_model: type[BaseModel] | None = None) -> list[str]:
     """The valid keys at the level where an unknown key was found, for a suggestion."""
+    if space_model is not None and len(path) == 2:
+        return list(space_model.model_fields)
     model: type[BaseModel] = NasConfig
     for part in path[:-1]:
         annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
@@ -347,11 +504,11 @@ def _section_fields(path: tuple[Any, ...]) -> list[str]:
 def format_validation_error(error: ValidationError, source: str = "params.yaml") -> str:
     """One line naming the first bad key, with a suggestion when the key looks misspelt."""
     first = error.errors()[0]
-    path = tuple(first["loc"])
+    path, space_model = _untagged(tuple(first["loc"]))
     key = ".".join(str(p) for p in path) or "(top level)"
     message = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = f"unknown key{_suggest(str(path[-1]), _section_fields(path))}"
+        message = f"unknown key{_suggest(str(path[-1]), _section_fields(path, space_model))}"
     elif first["type"] == "literal_error":
         message = f"{message}, got {first.get('input')!r}"
     more = len(error.errors()) - 1

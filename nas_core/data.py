@@ -19,7 +19,8 @@ SPLIT_NAMES = ("train", "val", "test")
 
 @dataclass(frozen=True, eq=False)
 class Splits:
-    """The prepared data: float32 images in [0, 1] shaped (n, h, w, c), int64 labels 0..k-1."""
+    """The prepared data, int64 labels 0..k-1 and x as the models take it: float32 images in [0, 1] shaped
+    (n, h, w, c), a table's encoded rows (n, width) float32, or a text's token ids (n, length) int32."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -34,10 +35,9 @@ class Splits:
         return int(max(self.y_train.max(), self.y_val.max(), self.y_test.max())) + 1
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """(height, width, channels) of one image, as a model's input layer wants it."""
-        h, w, c = self.x_train.shape[1:]
-        return int(h), int(w), int(c)
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's shape, as a model's input layer wants it: (height, width, channels) for an image."""
+        return tuple(int(d) for d in self.x_train.shape[1:])
 
     def arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The (x, y) pair of each split by name, in the fixed order train, val, test."""
@@ -169,15 +169,13 @@ def _cut(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
     return n_val, n_test
 
 
-def split_and_scale(
-    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, source: str = "data"
-) -> Splits:
-    """A stratified, seeded train/val/test split, scaled to float32 [0, 1] by the training split's max.
+def split_indices(
+    y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, source: str = "data"
+) -> dict[str, np.ndarray]:
+    """A stratified, seeded train/val/test split as each split's example indices, shuffled within the split.
 
-    Scaling by the training maximum keeps test pixels from leaking into preprocessing; data already
-    in [0, 1] is left as it is.
+    Images, table rows and texts are split by the same rule, so `data.seed` means the same thing for each.
     """
-    x = as_images(np.asarray(x))
     y = _labels_int64(y)
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise NasError(
@@ -199,7 +197,20 @@ def split_and_scale(
         parts["val"].append(members[n_test : n_test + n_val])
         parts["train"].append(members[n_test + n_val :])
     # Shuffle inside each split so no consumer ever sees the data sorted by class.
-    index = {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
+    return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+def split_and_scale(
+    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, source: str = "data"
+) -> Splits:
+    """A stratified, seeded train/val/test split, scaled to float32 [0, 1] by the training split's max.
+
+    Scaling by the training maximum keeps test pixels from leaking into preprocessing; data already
+    in [0, 1] is left as it is.
+    """
+    x = as_images(np.asarray(x))
+    y = _labels_int64(y)
+    index = split_indices(y, val_fraction, test_fraction, seed, source)
     x_train = x[index["train"]].astype(np.float32, copy=False)
     peak = float(x_train.max())
     scale = peak if peak > 1.0 else 1.0

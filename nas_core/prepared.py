@@ -38,10 +38,15 @@ def content_hash(splits: Splits) -> str:
     return digest.hexdigest()
 
 
-def manifest(splits: Splits, source: str) -> dict[str, Any]:
-    """A JSON-ready description of the prepared data, to check a model against the data it saw."""
+def manifest(splits: Splits, source: str, kind: str = "image", **extra: Any) -> dict[str, Any]:
+    """A JSON-ready description of the prepared data, to check a model against the data it saw.
+
+    A table or a text adds how its raw examples become x (`features`) and its class names: the
+    retrain puts that preprocessing in front of the model it exports, so that model takes raw rows.
+    """
     k = splits.num_classes
-    return {
+    return extra | {
+        "kind": kind,
         "source": source,
         "num_classes": k,
         "input_shape": list(splits.input_shape),
@@ -59,7 +64,7 @@ def manifest(splits: Splits, source: str) -> dict[str, Any]:
 
 
 def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one split written by `write_splits`: x float32, y int64."""
+    """Read one split written by `write_splits`: x float32 (images, table rows) or int32 (token ids), y int64."""
     if not path.is_file():
         raise NasError(f"{path}: prepared split not found; run the prepare stage first (`dvc repro prepare`)")
     try:
@@ -69,13 +74,14 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with data:
             if "x" not in data or "y" not in data:
                 raise NasError(f"{path}: not a prepared split (it has {sorted(data.files)}, needs x and y)")
-            x = data["x"].astype(np.float32, copy=False)
+            x = data["x"]
+            x = x.astype(np.int32 if np.issubdtype(x.dtype, np.integer) else np.float32, copy=False)
             y = data["y"].astype(np.int64, copy=False)
     except NasError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise NasError(f"{path}: prepared split is corrupt ({error}); run the prepare stage again") from None
-    if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
+    if x.ndim not in (2, 4) or y.ndim != 1 or len(x) != len(y):
         raise NasError(f"{path}: prepared split has x {x.shape} and y {y.shape}; run the prepare stage again")
     return x, y
 

@@ -12,17 +12,12 @@ from flows.engine.objective import SearchObjective
 from flows.io.artifacts import read_manifest
 from flows.io.paths import PREPARED_DIR
 from flows.tracking.tracker import MlflowTracker
-from nas_core.architecture import (
-    InfeasibleArchitecture,
-    architecture_key,
-    check_space_for_input,
-    cnn_search_space,
-    prepare_architecture,
-)
+from nas_core.architecture import InfeasibleArchitecture, architecture_key, prepare_architecture
 from nas_core.config import NasConfig
 from nas_core.graph_space import GraphSpace, graph_space_from_config
 from nas_core.search_loop import Candidate
 from nas_core.space import Sample, SearchSpace, sample_key
+from nas_core.spaces import search_space
 from nas_core.strategies import Wrapper, make_strategy
 from nas_core.train_settings import TrainSettings
 
@@ -33,7 +28,7 @@ def search_preflight(cfg: NasConfig, data_dir: Path = PREPARED_DIR) -> tuple[dic
     Returns the manifest and the tracker, which the search goes on with.
     """
     manifest = read_manifest(data_dir)
-    check_space_for_input(cnn_search_space(cfg.space), manifest["input_shape"])
+    search_space(cfg.space, manifest)  # the data is the space's kind, and (CNN) some architecture fits it
     return manifest, MlflowTracker(cfg.tracking.uri, cfg.tracking.experiment)
 
 
@@ -55,17 +50,19 @@ def make_graph_candidate(space: GraphSpace, index: int, sample: Sample) -> Candi
 
 
 def search_space_for(
-    cfg: NasConfig, input_shape: tuple[int, ...]
+    cfg: NasConfig, manifest: dict[str, Any]
 ) -> tuple[SearchSpace | GraphSpace, Callable[[int, Sample], Candidate], Callable[[Sample], str]]:
     """The space the strategy searches, how its samples become candidates, and their identity.
 
     `graph` searches layer graphs built from the same params.yaml `space` (docs "Search
-    strategies"); every other strategy searches the CNN space of fixed, conditional dimensions.
+    strategies"); every other strategy searches the space of `space.kind` (cnn, mlp or text), of
+    fixed, conditional dimensions.
     """
     if cfg.search.strategy == "graph":
-        graphs = graph_space_from_config(cfg.space)
+        graphs = graph_space_from_config(cfg.cnn_space)  # the config refuses 'graph' for the other kinds
         return graphs, partial(make_graph_candidate, graphs), lambda sample: sample_key(graphs.canonical(sample))
-    space = cnn_search_space(cfg.space)
+    input_shape = tuple(int(d) for d in manifest["input_shape"])
+    space = search_space(cfg.space, manifest)
     return space, partial(make_candidate, space, input_shape), partial(architecture_key, space, input_shape=input_shape)
 
 
@@ -92,7 +89,7 @@ class SearchSetup:
 
 def set_up_search(cfg: NasConfig, manifest: dict[str, Any]) -> SearchSetup:
     input_shape = tuple(int(d) for d in manifest["input_shape"])
-    space, to_candidate, key = search_space_for(cfg, input_shape)
+    space, to_candidate, key = search_space_for(cfg, manifest)
     objective = SearchObjective(cfg.search, space, input_shape, manifest["num_classes"])  # docs "Multi-objective"
     settings = objective.train_settings(cfg.train.model_dump(), cfg.schedule_epochs)
     return SearchSetup(cfg, manifest, input_shape, space, to_candidate, key, objective, settings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from nas_core.graph_space import graph_space_from_config
 from nas_core.param_count import count_params
 from nas_core.prepared import MANIFEST_NAME
 from nas_core.space import Sample, SearchSpace
+from nas_core.spaces import search_space
 
 EXACT_LIMIT = 20_000  # enumerate spaces up to this size; sample the rest
 SAMPLES = 2_000
@@ -56,12 +57,18 @@ class SpaceReport:
         return f"counts below estimated from {self.examined:,} drawn uniformly"
 
 
-def data_shape(cfg: NasConfig, root: Path, prepared: Path = PREPARED_DIR) -> tuple[tuple[int, ...], int, str]:
-    """Input shape and class count: from the prepared manifest if there is one, else by loading the dataset."""
+def data_manifest(cfg: NasConfig, root: Path, prepared: Path = PREPARED_DIR) -> tuple[dict[str, Any], str]:
+    """The prepared data's manifest (input shape, classes, a table's or text's features) and where it came
+    from: the prepared manifest if there is one, else made by loading the dataset as prepare would."""
     manifest_path = root / prepared / MANIFEST_NAME
     if manifest_path.is_file():
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-        return tuple(int(d) for d in manifest["input_shape"]), int(manifest["num_classes"]), str(manifest_path)
+        return json.loads(manifest_path.read_text()), str(manifest_path)
+    if cfg.data.kind != "image":
+        from flows.io.tables import corpus_splits, table_splits
+
+        splits, extras = (table_splits if cfg.data.kind == "tabular" else corpus_splits)(cfg.data, root)
+        made = {"kind": cfg.data.kind, "input_shape": list(splits.input_shape), "num_classes": splits.num_classes}
+        return made | extras, f"data.source {cfg.data.source} (loaded)"
     from flows.io.datasets import load_dataset
     from nas_core.data import as_images
 
@@ -69,7 +76,8 @@ def data_shape(cfg: NasConfig, root: Path, prepared: Path = PREPARED_DIR) -> tup
     images = as_images(np.asarray(x))
     shape = tuple(int(d) for d in images.shape[1:])
     shape = (*shape, 1) if len(shape) == 2 else shape
-    return shape, len(np.unique(y)), f"data.source {cfg.data.source} (loaded)"
+    made = {"input_shape": list(shape), "num_classes": len(np.unique(y))}
+    return made, f"data.source {cfg.data.source} (loaded)"
 
 
 def _parent_combos(space: SearchSpace) -> list[tuple[dict[str, Any], list[str], int]]:
@@ -106,9 +114,16 @@ def sample_architectures(space: SearchSpace, n: int, seed: int = 0) -> Iterator[
         }
 
 
-def check_space(cfg: NasConfig, input_shape: Sequence[int], num_classes: int, shape_source: str = "") -> SpaceReport:
-    """Raises `NasError` if nothing fits; otherwise counts repairs, rejections and (with max_params) oversize."""
-    space = cnn_search_space(cfg.space)
+def check_space(cfg: NasConfig, manifest: Mapping[str, Any], shape_source: str = "") -> SpaceReport:
+    """Raises `NasError` if nothing fits; otherwise counts repairs, rejections and (with max_params) oversize.
+
+    The shape rule is the CNN space's: an mlp or text space builds every architecture it holds.
+    """
+    input_shape, num_classes = tuple(int(d) for d in manifest["input_shape"]), int(manifest["num_classes"])
+    if cfg.space.kind != "cnn":
+        size = search_space(cfg.space, manifest).size()
+        return SpaceReport(input_shape, num_classes, shape_source, size, 0, True, 0, 0, 0, None, None)
+    space = cnn_search_space(cfg.cnn_space)
     check_space_for_input(space, input_shape)
     size = space.size()
     exact = size <= EXACT_LIMIT
@@ -157,21 +172,23 @@ def space_key(cfg: NasConfig, dataset_hash: str) -> str:
 def describe_space(cfg: NasConfig, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """artifacts/search_space.json: the space the strategy searches, its size and, for the CNN space,
     the shape-rule summary that `nas check` prints."""
-    shape = tuple(int(d) for d in manifest["input_shape"])
     record: dict[str, Any] = {"key": space_key(cfg, manifest["content_hash"]), "strategy": cfg.search.strategy}
     if cfg.search.estimation in WEIGHT_SHARING:  # the reduced cell space of the supernet
-        cell = CellSpace.from_config(cfg.space)
+        cell = CellSpace.from_config(cfg.cnn_space)
         reduced = cell.search_space()
         described = {"space": reduced.to_dict(), "size": reduced.size(), "method": cfg.search.estimation}
         return record | described | {"fixed": cell.fixed, "blocks": cell.blocks}
     if cfg.search.strategy == "graph":
-        graphs = graph_space_from_config(cfg.space)
+        graphs = graph_space_from_config(cfg.cnn_space)
         return record | {"space": graphs.to_dict(), "size": None}
-    report = check_space(cfg, shape, int(manifest["num_classes"]))
+    if cfg.space.kind != "cnn":
+        space = search_space(cfg.space, manifest)
+        return record | {"kind": cfg.space.kind, "space": space.to_dict(), "size": space.size()}
+    report = check_space(cfg, manifest)
     rules = asdict(report)
     for field_name in ("input_shape", "num_classes", "shape_source", "size"):
         rules.pop(field_name)
-    return record | {"space": cnn_search_space(cfg.space).to_dict(), "size": report.size, "shape_rule": rules}
+    return record | {"space": cnn_search_space(cfg.cnn_space).to_dict(), "size": report.size, "shape_rule": rules}
 
 
 def space_record(cfg: NasConfig, manifest: Mapping[str, Any], path: Path = SEARCH_SPACE) -> dict[str, Any]:

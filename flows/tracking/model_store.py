@@ -50,14 +50,25 @@ KERAS_FLAVOR = types.SimpleNamespace(__name__="mlflow.keras", save_model=_save_k
 
 
 def log_signed_model(
-    tracking_uri: str, run_id: str, model: keras.Model, images: np.ndarray, model_name: str
+    tracking_uri: str, run_id: str, model: keras.Model, images: np.ndarray | dict[str, np.ndarray], model_name: str
 ) -> ModelInfo:
-    """Log `model` into run `run_id` with a signature inferred from `images` and the model's own output,
-    and an input example of its first images, then register it as a new version of `model_name`."""
+    """Log `model` into run `run_id` with a signature inferred from `images` (or a table's raw columns)
+    and the model's own output, and an input example of the first few, then register it as a new
+    version of `model_name`."""
     import keras
 
-    outputs = model.predict(images, verbose=0)
+    # predict_on_batch, not predict: Keras 3's predict refuses string inputs (a table's categories, a text).
+    outputs = np.asarray(model.predict_on_batch(images))
     signature = infer_signature(images, outputs)
+    # MLflow checks an input example by serving it through Keras' predict, which refuses strings (a table's
+    # categories, a text): such a model is logged with its signature alone, and MLflow serving of it is
+    # not supported (docs/spaces/index.md).
+    columns = images if isinstance(images, dict) else {"x": images}
+    strings = any(np.asarray(values).dtype.kind in "OUS" for values in columns.values())
+    example: np.ndarray | dict[str, np.ndarray] | None = None
+    if not strings:
+        cut = {name: values[:EXAMPLE_IMAGES] for name, values in columns.items()}
+        example = cut if isinstance(images, dict) else cut["x"]
     # MLflow checks that the example serves with model.predict, which would draw Keras progress bars.
     progress_bars = keras.utils.is_interactive_logging_enabled()
     keras.utils.disable_interactive_logging()
@@ -73,7 +84,7 @@ def log_signed_model(
                 registered_model_name=model_name,
                 pip_requirements=PIP_REQUIREMENTS,
                 signature=signature,
-                input_example=images[:EXAMPLE_IMAGES],
+                input_example=example,
             )
     finally:
         if progress_bars:

