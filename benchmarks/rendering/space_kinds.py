@@ -32,6 +32,17 @@ def space_kinds(kind: str) -> str:
     for name, score in data["baselines"].items():
         blank = " | ".join("" for _ in seeds)
         lines.append(f"| {BASELINE_NAMES.get(name, name)} (same split) | {blank} | **{score:.4f}** |")
+    if len(strategies) == 2:
+        first, second = (
+            {r["seed"]: r["test_accuracy"] for r in data["runs"] if r["strategy"] == s} for s in strategies
+        )
+        wins = sum(second[s] > first[s] for s in seeds)
+        ties = sum(second[s] == first[s] for s in seeds)
+        lines += [
+            "",
+            f"{strategies[1]} against {strategies[0]}, seed by seed: higher on {wins}, tied on {ties},"
+            f" lower on {len(seeds) - wins - ties} of {len(seeds)}.",
+        ]
     best_nas = max(data["median_test_accuracy"].values())
     best_base_name, best_base = max(data["baselines"].items(), key=lambda item: item[1])
     gap = best_nas - best_base
