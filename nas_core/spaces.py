@@ -3,40 +3,28 @@ of the prepared data. Keras is imported only where a model is made: the flow pro
 searches never loads TensorFlow.
 
 Strategies see only the generic `SearchSpace`; which kind an architecture belongs to is read from
-its own keys (`architecture_kind`), so building, describing and drawing need nothing else.
+its own keys (`is_mlp`, `is_text`), so building, describing and drawing need nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nas_core.architecture import check_space_for_input, cnn_search_space
-from nas_core.config import MlpSpaceConfig, SpaceConfig, TextSpaceConfig
+from nas_core.config import SPACE_FOR_DATA, MlpSpaceConfig, SpaceConfig, TextSpaceConfig
 from nas_core.errors import NasError
-from nas_core.graph_space import is_graph
-from nas_core.mlp_space import is_mlp, mlp_search_space
+from nas_core.mlp_space import mlp_search_space
 from nas_core.space import SearchSpace
-from nas_core.text_space import is_text, text_search_space
+from nas_core.text import TextFeatures
+from nas_core.text_space import text_search_space
 
 if TYPE_CHECKING:
     import keras
 
-ArchitectureKind = Literal["cnn", "mlp", "text", "graph"]
-DATA_FOR_SPACE = {"cnn": "image", "mlp": "tabular", "text": "text"}
-
-
-def architecture_kind(arch: Mapping[str, Any]) -> ArchitectureKind:
-    """Which builder an architecture is for, from the dimensions only its kind has."""
-    if is_graph(arch):
-        return "graph"
-    if is_mlp(arch):
-        return "mlp"
-    if is_text(arch):
-        return "text"
-    return "cnn"
+DATA_FOR_SPACE = {space: data for data, space in SPACE_FOR_DATA.items()}
 
 
 def search_space(cfg: SpaceConfig | MlpSpaceConfig | TextSpaceConfig, manifest: Mapping[str, Any]) -> SearchSpace:
@@ -50,8 +38,6 @@ def search_space(cfg: SpaceConfig | MlpSpaceConfig | TextSpaceConfig, manifest: 
     if isinstance(cfg, MlpSpaceConfig):
         return mlp_search_space(cfg)
     if isinstance(cfg, TextSpaceConfig):
-        from nas_core.text import TextFeatures  # TensorFlow, imported only for a text space
-
         return text_search_space(cfg, TextFeatures.from_dict(manifest["features"]).vocabulary_size)
     space = cnn_search_space(cfg)
     check_space_for_input(space, manifest["input_shape"])
@@ -61,8 +47,8 @@ def search_space(cfg: SpaceConfig | MlpSpaceConfig | TextSpaceConfig, manifest: 
 def with_raw_input(model: keras.Model, manifest: Mapping[str, Any]) -> keras.Model:
     """The model as it is exported: a table's or a text's preprocessing put in front, so that it takes raw
     rows or strings rather than the encoded x it trained on. An image model is returned as it is."""
-    from nas_core.tabular import TabularFeatures, with_raw_inputs
-    from nas_core.text import TextFeatures, with_raw_text_input
+    from nas_core.tabular import TabularFeatures, with_raw_inputs  # Keras: only where a model is exported
+    from nas_core.text import with_raw_text_input
 
     kind = manifest.get("kind", "image")
     if kind == "tabular":

@@ -26,6 +26,7 @@ from nas_core.estimation_config import WEIGHT_SHARING
 from nas_core.graph_space import graph_space_from_config
 from nas_core.param_count import count_params
 from nas_core.prepared import MANIFEST_NAME
+from nas_core.prepared import manifest as splits_manifest
 from nas_core.space import Sample, SearchSpace
 from nas_core.spaces import search_space
 
@@ -67,8 +68,9 @@ def data_manifest(cfg: NasConfig, root: Path, prepared: Path = PREPARED_DIR) -> 
         from flows.io.tables import corpus_splits, table_splits
 
         splits, extras = (table_splits if cfg.data.kind == "tabular" else corpus_splits)(cfg.data, root)
-        made = {"kind": cfg.data.kind, "input_shape": list(splits.input_shape), "num_classes": splits.num_classes}
-        return made | extras, f"data.source {cfg.data.source} (loaded)"
+        return splits_manifest(
+            splits, cfg.data.source, cfg.data.kind, **extras
+        ), f"data.source {cfg.data.source} (loaded)"
     from flows.io.datasets import load_dataset
     from nas_core.data import as_images
 

@@ -150,10 +150,13 @@ def _source_file(cfg: DataConfig, root: Path) -> tuple[Path, dict[str, str]]:
     return (path if path.is_absolute() else root / path), {}
 
 
-def _kept(y: np.ndarray, cfg: DataConfig) -> np.ndarray:
-    """Which examples `data.limit` keeps (stratified), as indices."""
-    index = np.arange(len(y))
-    return subsample(index, y, cfg.limit, cfg.seed)[0] if cfg.limit is not None else index
+def _split(y: np.ndarray, cfg: DataConfig, path: Path) -> dict[str, np.ndarray]:
+    """Each split's example indices: the examples `data.limit` keeps (stratified), split as images are."""
+    kept = np.arange(len(y))
+    if cfg.limit is not None:
+        kept = subsample(kept, y, cfg.limit, cfg.seed)[0]
+    split = split_indices(y[kept], cfg.val_fraction, cfg.test_fraction, cfg.seed, str(path))
+    return {name: kept[part] for name, part in split.items()}
 
 
 def _json_value(value: Any) -> Any:
@@ -166,15 +169,8 @@ def table_splits(cfg: DataConfig, root: Path) -> tuple[Splits, dict[str, Any]]:
 
     path, fixed = _source_file(cfg, root)
     table = read_table(path, cfg.label or fixed.get("label", "label"), cfg.categorical)
-    keep = _kept(table.y, cfg)
-    y = table.y[keep]
-    index = {
-        name: keep[part]
-        for name, part in split_indices(y, cfg.val_fraction, cfg.test_fraction, cfg.seed, str(path)).items()
-    }
-    numeric = [name for name in table.columns if name not in table.categorical]
-    train = table.rows(index["train"])
-    features = fit_features({name: train[name] for name in numeric + list(table.categorical)}, table.categorical)
+    index = _split(table.y, cfg, path)
+    features = fit_features(table.rows(index["train"]), table.categorical)  # numeric columns first, as encoded
     x = {name: encode(features, table.rows(part)) for name, part in index.items()}
     val = table.rows(index["val"][:RAW_EXAMPLES])
     examples = {name: [_json_value(v) for v in values] for name, values in val.items()}
@@ -190,9 +186,7 @@ def corpus_splits(cfg: DataConfig, root: Path) -> tuple[Splits, dict[str, Any]]:
     corpus = read_corpus(
         path, cfg.text_column or fixed.get("text_column", "text"), cfg.label or fixed.get("label", "label")
     )
-    keep = _kept(corpus.y, cfg)
-    split = split_indices(corpus.y[keep], cfg.val_fraction, cfg.test_fraction, cfg.seed, str(path))
-    index = {name: keep[part] for name, part in split.items()}
+    index = _split(corpus.y, cfg, path)
     features = fit_vocabulary(corpus.texts[index["train"]], cfg.max_tokens, cfg.sequence_length)
     x = {name: vectorize(features, corpus.texts[part]) for name, part in index.items()}
     examples = [str(t) for t in corpus.texts[index["val"][:RAW_EXAMPLES]]]

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from mlflow import MlflowClient
+from mlflow.entities import Run
 
 from flows.pipeline import pipeline_flow
 from tests.conftest import write_params
@@ -28,3 +30,11 @@ def run_pipeline(params: Path) -> dict[str, Any]:
     """raw, prepare, space, search and retrain: `python -m flows.pipeline --params <file>`; the retrain's metrics."""
     metrics: dict[str, Any] = pipeline_flow(params_path=str(params))["test"]
     return metrics
+
+
+def candidate_runs(root: Path, experiment: str) -> tuple[MlflowClient, list[Run]]:
+    """The MLflow client of the project at `root`, and the candidate runs of its `experiment`."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment {experiment!r}"
+    return client, client.search_runs([found.experiment_id], "tags.`nas.kind` = 'candidate'")

@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
 from flows.io.paths import WINNER_MODEL
 from nas_core.errors import NasError
 from tests.conftest import in_directory
-from tests.flows.kinds.kind_pipeline import run_pipeline, write_kind_params
+from tests.flows.kinds.kind_pipeline import candidate_runs, run_pipeline, write_kind_params
 
 SPACE = {
     "kind": "mlp",
@@ -68,10 +67,7 @@ def test_the_prepared_splits_are_plain_npz_of_encoded_rows(run: dict[str, Any]) 
 
 @pytest.mark.slow
 def test_every_candidate_is_a_child_run_with_its_architecture_and_curves(run: dict[str, Any]) -> None:
-    client = MlflowClient(tracking_uri=f"sqlite:///{run['root'] / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("nas-tabular")
-    assert experiment is not None
-    candidates = client.search_runs([experiment.experiment_id], "tags.`nas.kind` = 'candidate'")
+    client, candidates = candidate_runs(run["root"], "nas-tabular")
     assert len(candidates) == 3
     for candidate in candidates:
         assert "hidden_layers" in candidate.data.params and "conv_blocks" not in candidate.data.params
